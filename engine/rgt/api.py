@@ -1,0 +1,105 @@
+"""The functions behind every command. The CLI and the MCP server are thin layers over these and
+return the same JSON-ready dicts; each carries `version`, bumped when its shape changes."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .errors import UsageError
+from .kb import schema
+from .kb.index import Index
+from .kb.model import Gotcha, Profile
+from .kb.paths import bundled_kb
+
+JSON_VERSION = 1
+
+
+def open_index(kb: str | Path | None = None) -> Index:
+    root = Path(kb) if kb else bundled_kb()
+    if not root.is_dir():
+        raise UsageError(f"knowledge base directory {root} does not exist", hint="pass --kb DIR with profiles/ and references/")
+    if not (root / "profiles").is_dir():
+        raise UsageError(f"{root} has no profiles/ directory", hint="pass --kb DIR pointing at a knowledge-base root")
+    return Index.open(root)
+
+
+def _shaped(kind: str, **body: Any) -> dict:
+    return {"version": JSON_VERSION, "kind": kind, **body}
+
+
+def require_profile(index: Index, slug: str, variant: str | None = None) -> Profile:
+    profile = index.profile(slug)
+    if profile is None:
+        known = ", ".join(p.slug for p in index.profiles())
+        raise UsageError(f"unknown platform `{slug}`", hint=f"known platforms: {known}")
+    if variant and variant not in profile.variant_names():
+        raise UsageError(f"platform `{slug}` has no variant `{variant}`",
+                         hint=f"variants: {', '.join(profile.variant_names())}")
+    return profile
+
+
+def platforms(index: Index) -> dict:
+    rows = []
+    for p in index.profiles():
+        rows.append({
+            "platform": p.slug, "name": p.name, "kind": p.kind, "prefixes": p.prefixes,
+            "variants": [{"name": v, "description": p.variants.get(v, {}).get("description", "")}
+                         for v in p.variant_names()],
+            "gotchas": len(p.gotcha_ids), "file": p.file,
+        })
+    return _shaped("platforms", platforms=rows)
+
+
+def gotcha_json(index: Index, g: Gotcha) -> dict:
+    data = g.to_json()
+    data["probe_commands"] = {pid: pr.command for pid in g.probes if (pr := index.probe(pid))}
+    data["location"] = f"{g.file}:{g.line}"
+    return data
+
+
+def show(index: Index, node_id: str) -> dict:
+    if (g := index.gotcha(node_id)) is not None:
+        return _shaped("gotcha", gotcha=gotcha_json(index, g))
+    if (pr := index.probe(node_id)) is not None:
+        from .diagnose import parsers
+        data = pr.to_json()
+        data["observes"] = dict(parsers.get(pr.parser).OBSERVES) if pr.parser in parsers.names() else {}
+        data["used_by"] = [src for src, kind in index.edges(pr.id, "in") if kind == "probe"]
+        return _shaped("probe", probe=data)
+    if (p := index.profile(node_id)) is not None:
+        return _shaped("platform", platform=p.to_json())
+    hint = "IDs look like PS2, U3 or a probe such as kernel_log; try `rgt search TEXT`"
+    raise UsageError(f"no gotcha, probe or platform `{node_id}`", hint=hint)
+
+
+def search(index: Index, text: str, limit: int = 10) -> dict:
+    if not text.strip():
+        raise UsageError("search text is empty", hint='say what happened, e.g. rgt search "run vanished at 6h"')
+    hits = []
+    for gid, score in index.search(text, limit=limit):
+        g = index.gotcha(gid)
+        hits.append({"id": gid, "title": g.title, "platform": g.platform, "score": round(score, 3),
+                     "location": f"{g.file}:{g.line}"})
+    return _shaped("search", query=text, results=hits)
+
+
+def facts(index: Index, slug: str, variant: str | None = None) -> dict:
+    p = require_profile(index, slug, variant)
+    return _shaped("facts", platform=slug, variant=variant, facts=p.facts_for(variant),
+                   sources=p.sources, file=p.file)
+
+
+def compare(index: Index, slugs: list[str], keys: list[str] | None = None) -> dict:
+    if len(slugs) < 2:
+        raise UsageError("compare needs at least two platforms", hint="e.g. rgt compare vastai runpod lambda")
+    keys = keys or list(schema.FACT_KEYS)
+    unknown = [k for k in keys if k not in schema.FACT_KEYS]
+    if unknown:
+        raise UsageError(f"unknown fact key(s): {', '.join(unknown)}", hint=f"keys: {', '.join(schema.FACT_KEYS)}")
+    columns = {}
+    for slug in slugs:
+        slug, _, variant = slug.partition(":")
+        p = require_profile(index, slug, variant or None)
+        label = f"{slug}:{variant}" if variant else slug
+        columns[label] = {k: p.facts_for(variant or None).get(k) for k in keys}
+    return _shaped("compare", keys=keys, platforms=columns, clocks=list(schema.CLOCK_KEYS))

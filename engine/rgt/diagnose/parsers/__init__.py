@@ -1,0 +1,42 @@
+"""One parser per probe: text in, observations out. A plain registry, name -> parser module.
+
+Every parser module defines `OBSERVES` (observation name -> type name, for lint and docs) and
+`parse(text: str) -> Observations`. Parsers never run commands and never import a transport.
+Empty or unreadable input yields the observations it can vouch for (often none), never a guess.
+"""
+from __future__ import annotations
+
+from importlib import import_module
+from types import ModuleType
+
+# probe parser name -> module under rgt.diagnose.parsers
+_MODULES = {
+    "kernel_log": "kernel_log",
+    "uptime": "uptime",
+    "last": "last",
+    "nvidia_smi": "nvidia_smi",
+    "nvidia_smi_q": "nvidia_smi_q",
+    "gpu_csv": "gpu_csv",
+    "gpu_holders": "gpu_holders",
+    "df": "df",
+    "df_inodes": "df_inodes",
+    "cgroup_memory": "cgroup_memory",
+    "meminfo": "meminfo",
+    "free": "free",
+    "ps": "ps",
+    "py_stdout": "py_stdout",
+    "code_age": "code_age",
+    "torch_cuda": "torch_cuda",
+    "proxy_env": "proxy_env",
+    "sacct": "sacct",
+    "k8s_pods": "k8s_pods",
+}
+
+
+def names() -> list[str]:
+    return sorted(_MODULES)
+
+
+def get(name: str) -> ModuleType:
+    """The parser module for `name`; KeyError when there is none."""
+    return import_module(f"{__name__}.{_MODULES[name]}")

@@ -1,0 +1,214 @@
+"""The knowledge graph as an SQLite file in the user's cache: nodes, edges, facts and FTS5.
+
+Rebuilt only when a source file changes: mtimes are compared first, and a file whose mtime moved
+is hashed, so a `touch` alone does not rebuild.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from .. import __version__
+from ..errors import KnowledgeError
+from . import schema
+from .lint import CODES
+from .model import Gotcha, KnowledgeBase, Probe, Profile
+from .parse import load_kb
+from .paths import cache_dir, source_files
+
+# bm25 column weights for (title, aka, symptom, cause). `aka` is how users say it, so a phrase a
+# user types should count most there; a passing mention in a cause counts least.
+SEARCH_WEIGHTS = {"title": 4.0, "aka": 6.0, "symptom": 2.0, "cause": 0.5}
+
+DDL = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE nodes (id TEXT PRIMARY KEY, kind TEXT NOT NULL, title TEXT, file TEXT, line INTEGER,
+                    platform TEXT, data TEXT NOT NULL);
+CREATE TABLE edges (src TEXT NOT NULL, dst TEXT NOT NULL, kind TEXT NOT NULL);
+CREATE TABLE facts (platform TEXT NOT NULL, variant TEXT NOT NULL, key TEXT NOT NULL, value TEXT);
+CREATE VIRTUAL TABLE gotcha_fts USING fts5(id UNINDEXED, title, aka, symptom, cause,
+                                           tokenize = 'porter unicode61 remove_diacritics 2');
+CREATE VIRTUAL TABLE gotcha_tri USING fts5(id UNINDEXED, title, aka, symptom, cause, tokenize = 'trigram');
+CREATE INDEX edges_src ON edges (src);
+CREATE INDEX edges_dst ON edges (dst);
+"""
+_FORMAT = f"{__version__}/{hashlib.sha256((DDL + repr(sorted(schema.FRONTMATTER))).encode()).hexdigest()[:12]}"
+_STOP = set("a an and are as at be been but by did do does for from had has have i in is it its me my "
+            "no not of on or our so that the then this to was we were what when why with you after "
+            "just still got get".split())
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")
+_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]*")
+
+
+class Index:
+    def __init__(self, db: sqlite3.Connection, root: Path):
+        self.db, self.root = db, root
+
+    # ------------------------------------------------------------ open / build
+
+    @classmethod
+    def open(cls, root: Path, *, rebuild: bool = False) -> "Index":
+        root = root.resolve()
+        path = cache_dir() / f"index-{hashlib.sha256(str(root).encode()).hexdigest()[:16]}.sqlite"
+        current = _stat(root)
+        if path.exists() and not rebuild:
+            db = sqlite3.connect(path)
+            if _fresh(db, root, current):
+                return cls(db, root)
+            db.close()
+        kb = load_kb(root)
+        blocking = [f for f in kb.findings if CODES[f.code].severity == "error"]
+        if blocking:
+            first = blocking[0]
+            raise KnowledgeError(f"{first.code} {first.message}", where=f"{root / first.file}:{first.line}",
+                                 hint=f"run `rgt lint --kb {root}` to see all {len(blocking)} problem(s)")
+        tmp = path.with_suffix(".tmp")
+        tmp.unlink(missing_ok=True)
+        db = sqlite3.connect(tmp)
+        db.executescript(DDL)
+        _fill(db, kb, current)
+        db.commit()
+        db.close()
+        tmp.replace(path)  # atomic: a crash mid-build never leaves a half index behind
+        return cls(sqlite3.connect(path), root)
+
+    def built_at(self) -> str:
+        return self._meta("built")
+
+    def _meta(self, key: str) -> str:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else ""
+
+    # ------------------------------------------------------------ queries
+
+    def node(self, node_id: str) -> tuple[str, dict] | None:
+        row = self.db.execute("SELECT kind, data FROM nodes WHERE id = ?", (node_id,)).fetchone()
+        return (row[0], json.loads(row[1])) if row else None
+
+    def gotcha(self, gid: str) -> Gotcha | None:
+        node = self.node(gid)
+        return Gotcha(**node[1]) if node and node[0] == "gotcha" else None
+
+    def gotchas(self) -> list[Gotcha]:
+        rows = self.db.execute("SELECT data FROM nodes WHERE kind = 'gotcha' ORDER BY file, line")
+        return [Gotcha(**json.loads(r[0])) for r in rows]
+
+    def probe(self, pid: str) -> Probe | None:
+        node = self.node(pid)
+        return Probe(**node[1]) if node and node[0] == "probe" else None
+
+    def probes(self) -> list[Probe]:
+        return [Probe(**json.loads(r[0])) for r in self.db.execute("SELECT data FROM nodes WHERE kind = 'probe' ORDER BY line")]
+
+    def profile(self, slug: str) -> Profile | None:
+        node = self.node(f"platform:{slug}")
+        return _profile_from_json(node[1]) if node else None
+
+    def profiles(self) -> list[Profile]:
+        rows = self.db.execute("SELECT data FROM nodes WHERE kind = 'platform' ORDER BY id")
+        return [_profile_from_json(json.loads(r[0])) for r in rows]
+
+    def edges(self, node_id: str, direction: str = "out") -> list[tuple[str, str]]:
+        col, other = ("src", "dst") if direction == "out" else ("dst", "src")
+        rows = self.db.execute(f"SELECT {other}, kind FROM edges WHERE {col} = ? ORDER BY kind, {other}", (node_id,))
+        return [(r[0], r[1]) for r in rows]
+
+    def search(self, text: str, limit: int = 10) -> list[tuple[str, float]]:
+        """Gotcha IDs ranked by FTS5 bm25 (higher is better), words and CJK trigrams combined."""
+        scores: dict[str, float] = {}
+        w = SEARCH_WEIGHTS
+        weights = f"0, {w['title']}, {w['aka']}, {w['symptom']}, {w['cause']}"
+        words = [t.lower() for t in _WORD.findall(text) if t.lower() not in _STOP]
+        if words:
+            query = " OR ".join('"' + t.replace('"', "") + '"' for t in words)
+            for gid, score in self.db.execute(
+                    f"SELECT id, bm25(gotcha_fts, {weights}) FROM gotcha_fts WHERE gotcha_fts MATCH ?", (query,)):
+                scores[gid] = scores.get(gid, 0.0) - score
+        grams = {run[i:i + 3] for run in _CJK.findall(text) for i in range(max(1, len(run) - 2))}
+        grams = {g for g in grams if len(g) == 3}
+        if grams:
+            query = " OR ".join(f'"{g}"' for g in sorted(grams))
+            for gid, score in self.db.execute(
+                    f"SELECT id, bm25(gotcha_tri, {weights}) FROM gotcha_tri WHERE gotcha_tri MATCH ?", (query,)):
+                scores[gid] = scores.get(gid, 0.0) - score
+        return sorted(scores.items(), key=lambda kv: -kv[1])[:limit]
+
+
+def _profile_from_json(data: dict) -> Profile:
+    from .model import Override
+    data = dict(data)
+    data["overrides"] = {v: {k: Override(**o) for k, o in keys.items()} for v, keys in data["overrides"].items()}
+    return Profile(**data)
+
+
+# ---------------------------------------------------------------- freshness
+
+def _stat(root: Path) -> dict[str, list]:
+    return {p.relative_to(root).as_posix(): [p.stat().st_mtime_ns, p.stat().st_size] for p in source_files(root)}
+
+
+def _fresh(db: sqlite3.Connection, root: Path, current: dict[str, list]) -> bool:
+    try:
+        meta = dict(db.execute("SELECT key, value FROM meta"))
+    except sqlite3.DatabaseError:
+        return False
+    if meta.get("format") != _FORMAT:
+        return False
+    stored = json.loads(meta.get("files", "{}"))
+    if set(stored) != set(current):
+        return False
+    moved = [f for f, st in current.items() if stored[f][:2] != st]
+    for f in moved:  # mtime moved: rebuild only if the content did
+        if _sha(root / f) != stored[f][2]:
+            return False
+    if moved:
+        for f in moved:
+            stored[f][:2] = current[f]
+        db.execute("UPDATE meta SET value = ? WHERE key = 'files'", (json.dumps(stored),))
+        db.commit()
+    return True
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+# ---------------------------------------------------------------- fill
+
+def _fill(db: sqlite3.Connection, kb: KnowledgeBase, current: dict[str, list]) -> None:
+    import datetime as dt
+    root = Path(kb.root)
+    files = {f: st + [_sha(root / f)] for f, st in current.items()}
+    db.executemany("INSERT INTO meta VALUES (?, ?)", [
+        ("format", _FORMAT), ("files", json.dumps(files)),
+        ("built", dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")),
+    ])
+    nodes, edges, facts = [], [], []
+    for p in kb.profiles.values():
+        nodes.append((f"platform:{p.slug}", "platform", p.name, p.file, p.line, p.slug, json.dumps(p.to_json())))
+        edges += [(f"platform:{p.slug}", gid, "owns") for gid in p.gotcha_ids]
+        for variant in p.variant_names():
+            facts += [(p.slug, variant, k, json.dumps(v)) for k, v in p.facts_for(variant).items()]
+    for g in kb.gotchas.values():
+        nodes.append((g.id, "gotcha", g.title, g.file, g.line, g.platform, json.dumps(g.to_json())))
+        edges += [(g.id, s, "see") for s in g.see] + [(g.id, pr, "probe") for pr in g.probes]
+        row = (g.id, g.title, " | ".join(g.aka), g.symptom, g.cause)
+        db.execute("INSERT INTO gotcha_fts VALUES (?, ?, ?, ?, ?)", row)
+        db.execute("INSERT INTO gotcha_tri VALUES (?, ?, ?, ?, ?)", row)
+    for pr in kb.probes.values():
+        nodes.append((pr.id, "probe", pr.title, pr.file, pr.line, None, json.dumps(pr.to_json())))
+    for page in kb.pages.values():
+        nodes.append((page.file, "page", page.title, page.file, 1, None, json.dumps({"file": page.file, "title": page.title})))
+        edges += [(page.file, target, "links") for target, _ in page.links]
+    db.executemany("INSERT OR IGNORE INTO nodes VALUES (?, ?, ?, ?, ?, ?, ?)", nodes)
+    db.executemany("INSERT INTO edges VALUES (?, ?, ?)", edges)
+    db.executemany("INSERT INTO facts VALUES (?, ?, ?, ?)", facts)
+
+
+def stats(index: Index) -> dict[str, Any]:
+    count = dict(index.db.execute("SELECT kind, count(*) FROM nodes GROUP BY kind"))
+    return {"platforms": count.get("platform", 0), "gotchas": count.get("gotcha", 0), "probes": count.get("probe", 0)}
