@@ -32,14 +32,15 @@ CREATE TABLE edges (src TEXT NOT NULL, dst TEXT NOT NULL, kind TEXT NOT NULL);
 CREATE TABLE facts (platform TEXT NOT NULL, variant TEXT NOT NULL, key TEXT NOT NULL, value TEXT);
 CREATE VIRTUAL TABLE gotcha_fts USING fts5(id UNINDEXED, title, aka, symptom, cause,
                                            tokenize = 'porter unicode61 remove_diacritics 2');
-CREATE VIRTUAL TABLE gotcha_tri USING fts5(id UNINDEXED, title, aka, symptom, cause, tokenize = 'trigram');
+CREATE VIRTUAL TABLE gotcha_cjk USING fts5(id UNINDEXED, title, aka, symptom, cause, tokenize = 'unicode61');
 CREATE INDEX edges_src ON edges (src);
 CREATE INDEX edges_dst ON edges (dst);
 """
 _FORMAT = f"{__version__}/{hashlib.sha256((DDL + repr(sorted(schema.FRONTMATTER))).encode()).hexdigest()[:12]}"
-_STOP = set("a an and are as at be been but by did do does for from had has have i in is it its me my "
-            "no not of on or our so that the then this to was we were what when why with you after "
-            "just still got get".split())
+_STOP = set("a an and are as at be been but by can could did do does for from had has have how i i'm im "
+            "in is it its me my no not of on or our so that the then there they this to was we were what "
+            "when where which who why will with would you your after just still got get some any also "
+            "very really again".split())
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]*")
 
@@ -117,25 +118,48 @@ class Index:
         rows = self.db.execute(f"SELECT {other}, kind FROM edges WHERE {col} = ? ORDER BY kind, {other}", (node_id,))
         return [(r[0], r[1]) for r in rows]
 
+    def coverage(self, gid: str, text: str) -> float:
+        """Share of the query's terms (words, or CJK bigrams) that this gotcha's text contains.
+
+        bm25 over an OR query rewards one rare word; coverage tells a real fit from a passing one.
+        """
+        checks = [("gotcha_fts", f'"{t}"') for t in _terms(text)] + [("gotcha_cjk", f'"{b}"') for b in _bigrams(text)]
+        if not checks:
+            return 0.0
+        hit = sum(self.db.execute(f"SELECT 1 FROM {table} WHERE {table} MATCH ? AND id = ?", (term, gid)).fetchone()
+                  is not None for table, term in checks)
+        return hit / len(checks)
+
     def search(self, text: str, limit: int = 10) -> list[tuple[str, float]]:
-        """Gotcha IDs ranked by FTS5 bm25 (higher is better), words and CJK trigrams combined."""
+        """Gotcha IDs ranked by FTS5 bm25 (higher is better): words, and CJK text as bigrams."""
         scores: dict[str, float] = {}
         w = SEARCH_WEIGHTS
         weights = f"0, {w['title']}, {w['aka']}, {w['symptom']}, {w['cause']}"
-        words = [t.lower() for t in _WORD.findall(text) if t.lower() not in _STOP]
-        if words:
-            query = " OR ".join('"' + t.replace('"', "") + '"' for t in words)
+        for table, terms in (("gotcha_fts", _terms(text)), ("gotcha_cjk", _bigrams(text))):
+            if not terms:
+                continue
+            query = " OR ".join(f'"{t}"' for t in terms)
             for gid, score in self.db.execute(
-                    f"SELECT id, bm25(gotcha_fts, {weights}) FROM gotcha_fts WHERE gotcha_fts MATCH ?", (query,)):
-                scores[gid] = scores.get(gid, 0.0) - score
-        grams = {run[i:i + 3] for run in _CJK.findall(text) for i in range(max(1, len(run) - 2))}
-        grams = {g for g in grams if len(g) == 3}
-        if grams:
-            query = " OR ".join(f'"{g}"' for g in sorted(grams))
-            for gid, score in self.db.execute(
-                    f"SELECT id, bm25(gotcha_tri, {weights}) FROM gotcha_tri WHERE gotcha_tri MATCH ?", (query,)):
+                    f"SELECT id, bm25({table}, {weights}) FROM {table} WHERE {table} MATCH ?", (query,)):
                 scores[gid] = scores.get(gid, 0.0) - score
         return sorted(scores.items(), key=lambda kv: -kv[1])[:limit]
+
+
+def _terms(text: str) -> list[str]:
+    return list(dict.fromkeys(t.lower().replace('"', "") for t in _WORD.findall(text) if t.lower() not in _STOP))
+
+
+def _bigrams(text: str) -> list[str]:
+    """Chinese has no spaces for a word tokenizer, so CJK runs are indexed and queried as
+    overlapping character pairs (the CJK-bigram scheme search engines use)."""
+    grams = []
+    for run in _CJK.findall(text):
+        grams += [run] if len(run) == 1 else [run[i:i + 2] for i in range(len(run) - 1)]
+    return list(dict.fromkeys(grams))
+
+
+def _cjk_field(text: str) -> str:
+    return " ".join(_bigrams(text))
 
 
 def _profile_from_json(data: dict) -> Profile:
@@ -198,7 +222,7 @@ def _fill(db: sqlite3.Connection, kb: KnowledgeBase, current: dict[str, list]) -
         edges += [(g.id, s, "see") for s in g.see] + [(g.id, pr, "probe") for pr in g.probes]
         row = (g.id, g.title, " | ".join(g.aka), g.symptom, g.cause)
         db.execute("INSERT INTO gotcha_fts VALUES (?, ?, ?, ?, ?)", row)
-        db.execute("INSERT INTO gotcha_tri VALUES (?, ?, ?, ?, ?)", row)
+        db.execute("INSERT INTO gotcha_cjk VALUES (?, ?, ?, ?, ?)", (g.id, *map(_cjk_field, row[1:])))
     for pr in kb.probes.values():
         nodes.append((pr.id, "probe", pr.title, pr.file, pr.line, None, json.dumps(pr.to_json())))
     for page in kb.pages.values():

@@ -136,6 +136,8 @@ def _parse_profile(kb: KnowledgeBase, doc: _Doc, stem: str, blocks: list[dict]) 
     if doc.meta is None:
         if not doc.fm_lines and not any(f.file == doc.rel and f.code == "FM001" for f in kb.findings):
             doc.find(1, "FM001", "profile has no frontmatter; it must start with a --- YAML block")
+        # still read the body, so one broken frontmatter does not hide the gotchas behind it
+        _parse_gotchas(kb, doc, blocks, platform=stem, prefixes=None, only_section="7")
         return
     meta = _check_frontmatter(doc, doc.meta, stem)
     sections = _check_sections(doc, blocks)
@@ -246,7 +248,10 @@ def _split(blocks: list[dict], level: str) -> list[tuple[dict | None, list[dict]
 # ---------------------------------------------------------------- gotchas
 
 def _parse_gotchas(kb: KnowledgeBase, doc: _Doc, blocks: list[dict], platform: str | None,
-                   prefixes: list[str] | None) -> list[str]:
+                   prefixes: list[str] | None, only_section: str | None = None) -> list[str]:
+    if only_section is not None:
+        blocks = next((body for h, body in _split(blocks, "h2")
+                       if h and (m := _SECTION_RE.match(h["text"])) and m.group("num") == only_section), [])
     ids = []
     for heading, body in _split(blocks, "h3"):
         if heading is None:
@@ -400,16 +405,19 @@ def _parse_overrides(doc: _Doc, body: list[dict], profile: Profile) -> dict[str,
 
 def _override_value(rest: str) -> tuple[str, str] | None:
     """`'a b'  # why` -> ("a b", "why"); None when the value is not one shell word."""
-    lexer = shlex.shlex(rest, posix=True)
-    lexer.whitespace_split, lexer.commenters = True, ""
+    quote, cut = None, len(rest)
+    for i, ch in enumerate(rest):  # the comment starts at the first unquoted `#` after a blank
+        if quote:
+            quote = None if ch == quote else quote
+        elif ch in "'\"":
+            quote = ch
+        elif ch == "#" and (i == 0 or rest[i - 1].isspace()):
+            cut = i
+            break
     try:
-        tokens = list(lexer)
+        tokens = shlex.split(rest[:cut])
     except ValueError:
         return None
-    value = ""
-    if tokens and not tokens[0].startswith("#"):
-        value = tokens.pop(0)
-    if tokens and not tokens[0].startswith("#"):
+    if len(tokens) > 1:
         return None
-    why = " ".join(tokens).lstrip("#").strip()
-    return value, why
+    return (tokens[0] if tokens else ""), rest[cut:].lstrip("#").strip()

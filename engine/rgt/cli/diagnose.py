@@ -1,0 +1,76 @@
+"""`rgt diagnose`: ranked causes of a failure, confirmed or ruled out with evidence from the box."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from .. import api
+from ..errors import Exit, UsageError
+from .common import emit, index, json_option, kb_option
+
+_MARK = {"confirmed": "CONFIRMED", "ruled_out": "ruled out", "possible": "possible"}
+
+
+@click.command()
+@click.argument("text", nargs=-1, required=True)
+@click.option("--platform", "-p", help="Platform slug (rgt platforms); limits candidates to it and universal ones.")
+@click.option("--variant", help="Platform variant, e.g. gradient or core.")
+@click.option("--host", "hosts", multiple=True, help="ssh_config alias or user@host[:port]; repeat for several boxes.")
+@click.option("--local", "local", is_flag=True, help="Probe this machine instead of a remote one.")
+@click.option("--capture", type=click.Path(dir_okay=False), help="Replay a saved capture instead of connecting.")
+@click.option("--save-capture", type=click.Path(dir_okay=False), help="Write what the box answered, to replay or share.")
+@click.option("--workdir", help="Directory on the box holding the training code (for the code-age probe).")
+@click.option("--accept-new-host-key", is_flag=True, help="Trust and remember an unknown SSH host key.")
+@click.option("--connect-timeout", default=15.0, show_default=True, help="Seconds to wait for the SSH connection.")
+@click.option("--ssh-config", type=click.Path(dir_okay=False), envvar="RGT_SSH_CONFIG", help="ssh_config file (default ~/.ssh/config).")
+@click.option("--limit", default=8, show_default=True, help="How many candidates to rank and decide.")
+@kb_option
+@json_option
+def diagnose(text, platform, variant, hosts, local, capture, save_capture, workdir, accept_new_host_key,
+             connect_timeout, ssh_config, limit, kb, as_json) -> None:
+    """Rank the gotchas that fit TEXT and, with --host/--local/--capture, decide them on the box."""
+    from ..diagnose import transport as tr
+    from ..diagnose.diagnosis import diagnose as run
+
+    idx = index(kb)
+    profile = api.require_profile(idx, platform, variant) if platform else None
+    if variant and not platform:
+        raise UsageError("--variant needs --platform", hint="e.g. --platform paperspace --variant core")
+    if sum(bool(x) for x in (hosts, local, capture)) > 1:
+        raise UsageError("choose one of --host, --local or --capture")
+    if save_capture and len(hosts) > 1:
+        raise UsageError("--save-capture takes one host", hint="run diagnose once per host to save captures")
+    transports = ([tr.CaptureTransport(capture)] if capture else [tr.LocalTransport()] if local else
+                  [tr.SSHTransport(h, accept_new_host_key=accept_new_host_key, connect_timeout=connect_timeout,
+                                   config_path=ssh_config) for h in hosts])
+    result = run(idx, " ".join(text), profile=profile, variant=variant, transports=transports,
+                 workdir=workdir, save_capture=save_capture, limit=limit)
+    emit(result, as_json, _human)
+    if result["no_match"]:
+        raise click.exceptions.Exit(Exit.FINDINGS)
+
+
+def _human(r: dict) -> None:
+    where = f" on {r['platform']}" + (f" ({r['variant']})" if r["variant"] else "") if r["platform"] else ""
+    if r["no_match"]:
+        click.echo(f"No good match{where}: {r['message']}.")
+        return
+    for h in r["hosts"]:
+        errs = "; ".join(f"{k}: {v}" for k, v in h["probe_errors"].items())
+        click.echo(f"probed {h['host']}: {h['probes']} probe(s) answered" + (f" ({errs})" if errs else ""), err=True)
+    click.echo(f"Causes that fit \"{r['query']}\"{where}, best first:\n")
+    for i, c in enumerate(r["candidates"], 1):
+        click.echo(f"{i}. [{_MARK[c['verdict']]}] {c['id']} — {c['title']}   ({c['location']})")
+        for e in c["evidence"]:
+            click.echo(f"     evidence ({e['probe']}{' @ ' + e['host'] if e.get('host') else ''}): {e['line']}")
+        if c["verdict"] != "ruled_out":
+            fix = " ".join(c["fix"].split())
+            click.echo(f"     fix: {fix[:300]}{'…' if len(fix) > 300 else ''}")
+        if c["see"]:
+            click.echo(f"     see: {', '.join(c['see'])}")
+    if not r["hosts"]:
+        click.echo("\n(no box was probed: add --host H, --local or --capture F to confirm or rule these out)")
+
+
+COMMANDS = [diagnose]

@@ -1,0 +1,193 @@
+"""Diagnose: rank the gotchas that fit what the user said, probe the box once, decide each.
+
+rank (FTS5 bm25 + entities + platform) → pick the probes of the top candidates → run them as one
+batch through a transport → parse → evaluate `confirm` / `rule_out` → verdicts with evidence.
+"""
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from .. import rules
+from ..kb import schema
+from ..kb.index import Index
+from ..kb.model import Gotcha, Probe, Profile
+from . import batch, entities, parsers
+from .observation import Observation
+
+# When the best candidate contains less than this share of the user's terms, nothing fits well
+# enough to name, and the user hears so instead of a guess.
+MIN_COVERAGE = 0.4
+# How much a gotcha of the named platform outranks a universal one with the same text match.
+PLATFORM_BOOST = 1.5
+# Added to gotchas whose rules read the clock match, when the user's duration hits a clock.
+CLOCK_BONUS = 0.6
+CANDIDATES = 8
+
+
+@dataclass
+class HostResult:
+    host: str
+    observations: dict[str, tuple[str, Observation]] = field(default_factory=dict)  # name -> (probe, obs)
+    probe_errors: dict[str, str] = field(default_factory=dict)
+    error: str | None = None
+
+
+def clocks(profile: Profile | None, variant: str | None) -> list[float]:
+    if profile is None:
+        return []
+    sets = [profile.facts_for(variant)] if variant else [profile.facts_for(v) for v in profile.variant_names()] + [profile.facts]
+    return sorted({f[k] for f in sets for k in schema.CLOCK_KEYS if isinstance(f.get(k), (int, float))})
+
+
+UNIVERSAL_PREFIXES = ("U", "MN")
+
+
+def in_scope(g: Gotcha, profile: Profile) -> bool:
+    """A platform's own gotchas, the universal ones, and shared family ones (CN) it claims."""
+    if g.platform is not None:
+        return g.platform == profile.slug
+    prefix = schema.ID_RE.fullmatch(g.id).group(1)
+    return prefix in UNIVERSAL_PREFIXES or prefix in profile.prefixes
+
+
+def rank(index: Index, text: str, profile: Profile | None, said: dict[str, Any]) -> list[tuple[Gotcha, float, float]]:
+    """(gotcha, score, coverage), best first."""
+    query = f"{text} {entities.expansion(said)}"
+    scored = []
+    for gid, score in index.search(query, limit=60):
+        g = index.gotcha(gid)
+        if profile and not in_scope(g, profile):
+            continue
+        if len(scored) < 25:  # bm25 rewards one rare word; weigh by how much of the text fits
+            coverage = index.coverage(gid, text)
+            score *= 0.25 + coverage
+        else:
+            coverage = 0.0
+        if profile and g.platform == profile.slug:
+            score *= PLATFORM_BOOST
+        scored.append([g, score, coverage])
+    if scored and said.get("said_hours_near_clock"):
+        top = max(item[1] for item in scored)
+        for item in scored:
+            reads = set()
+            for expr in (item[0].confirm, item[0].rule_out):
+                if expr:
+                    try:
+                        reads |= rules.symbols(expr)
+                    except rules.RuleSyntaxError:
+                        pass
+            if "said_hours_near_clock" in reads:
+                item[1] += CLOCK_BONUS * top
+    return [(g, s, c) for g, s, c in sorted(scored, key=lambda x: -x[1])]
+
+
+def probe_hosts(transports: list, probes: list[Probe], workdir: str | None,
+                save_capture: str | None = None) -> list[HostResult]:
+    script, budget = batch.script(probes, workdir), batch.budget(probes)
+    by_id = {p.id: p for p in probes}
+
+    def one(transport) -> HostResult:
+        result = HostResult(transport.host)
+        done = transport.run(script, budget)  # RemoteError propagates: a dead host is exit 3
+        if save_capture:
+            from .transport import save_capture as save
+            save(save_capture, transport.host, done)
+        for pid, out in batch.split(done.stdout).items():
+            probe = by_id.get(pid)
+            if probe is None:
+                continue
+            if out.rc is None or out.timed_out:
+                result.probe_errors[pid] = "timed out" if out.timed_out else "cut off"
+                continue
+            try:
+                parsed = parsers.get(probe.parser).parse(out.text)
+            except Exception as e:  # a parser bug must not hide the other probes' evidence
+                result.probe_errors[pid] = f"parser {probe.parser} failed: {type(e).__name__}"
+                continue
+            for name, obs in parsed.items():
+                result.observations[name] = (pid, obs)
+        return result
+
+    if len(transports) == 1:
+        return [one(transports[0])]
+    with ThreadPoolExecutor(max_workers=min(8, len(transports))) as pool:
+        return list(pool.map(one, transports))
+
+
+def _evidence(expr: str | None, facts: dict, host: HostResult | None) -> list[dict]:
+    if not expr:
+        return []
+    out = []
+    for name in sorted(rules.symbols(expr)):
+        if host and name in host.observations:
+            pid, obs = host.observations[name]
+            line = obs.line or f"{name} = {obs.value}"
+            out.append({"probe": pid, "line": line, "host": host.host})
+        elif name.startswith("said_"):
+            out.append({"probe": "query", "line": f"{name} = {facts.get(name)}"})
+        elif name in facts:
+            out.append({"probe": "platform", "line": f"{name} = {facts.get(name)}"})
+    return out
+
+
+def decide(g: Gotcha, base: dict, host: HostResult | None) -> tuple[str, list[dict]]:
+    facts = dict(base)
+    if host:
+        facts.update({name: obs.value for name, (_, obs) in host.observations.items()})
+    verdict = rules.verdict(g.confirm, g.rule_out, facts)
+    expr = g.confirm if verdict == rules.CONFIRMED else g.rule_out if verdict == rules.RULED_OUT else None
+    return verdict, _evidence(expr, facts, host)
+
+
+def diagnose(index: Index, text: str, *, profile: Profile | None = None, variant: str | None = None,
+             transports: list | None = None, workdir: str | None = None, save_capture: str | None = None,
+             limit: int = CANDIDATES) -> dict:
+    said = entities.extract(text)
+    said["said_hours_near_clock"] = entities.near_clock(said["said_hours"], clocks(profile, variant))
+    ranked = rank(index, text, profile, said)
+    no_match = not ranked or max(c for _, _, c in ranked) < MIN_COVERAGE
+    result: dict[str, Any] = {
+        "version": 1, "kind": "diagnose", "query": text, "platform": profile.slug if profile else None,
+        "variant": variant, "entities": {k: v for k, v in said.items() if v not in (None, False)},
+        "no_match": no_match, "candidates": [], "hosts": [],
+    }
+    if no_match:
+        result["message"] = ("nothing in the knowledge base fits this description well enough to name; "
+                             "add the exact error line, the exit code or how long the run lasted")
+        return result
+    top = [(g, s) for g, s, _ in ranked[:limit]]
+    base = {**(profile.facts_for(variant) if profile else {}), **said}
+    hosts: list[HostResult] = []
+    if transports:
+        wanted = []
+        for g, _ in top:
+            wanted += [p for p in g.probes if p not in wanted]
+        probes = [p for pid in wanted if (p := index.probe(pid))]
+        hosts = probe_hosts(transports, probes, workdir, save_capture)
+        result["hosts"] = [{"host": h.host, "probes": len({pid for pid, _ in h.observations.values()}),
+                            "probe_errors": h.probe_errors} for h in hosts]
+    candidates = []
+    for g, score in top:
+        verdicts = [decide(g, base, h) for h in hosts] or [decide(g, base, None)]
+        verdict, evidence = _combine(verdicts)
+        candidates.append({
+            "id": g.id, "title": g.title, "platform": g.platform, "score": round(score, 3),
+            "verdict": verdict, "evidence": evidence, "fix": g.fix, "see": g.see,
+            "location": f"{g.file}:{g.line}",
+        })
+    order = {rules.CONFIRMED: 0, rules.POSSIBLE: 1, rules.RULED_OUT: 2}
+    result["candidates"] = sorted(candidates, key=lambda c: (order[c["verdict"]], -c["score"]))
+    return result
+
+
+def _combine(verdicts: list[tuple[str, list[dict]]]) -> tuple[str, list[dict]]:
+    """Across hosts: confirmed anywhere wins; ruled out only where every host rules it out."""
+    for wanted in (rules.CONFIRMED,):
+        hits = [ev for v, ev in verdicts if v == wanted]
+        if hits:
+            return wanted, [e for ev in hits for e in ev]
+    if all(v == rules.RULED_OUT for v, _ in verdicts):
+        return rules.RULED_OUT, [e for _, ev in verdicts for e in ev]
+    return rules.POSSIBLE, []

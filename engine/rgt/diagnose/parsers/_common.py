@@ -1,0 +1,43 @@
+"""Small helpers shared by the probe parsers. No I/O and no commands here either."""
+from __future__ import annotations
+
+import re
+
+from rgt.diagnose.observation import Observation
+
+# What a shell or a tool prints when the probe could not run or could not read its source:
+#   bash: line 1: nvidia-smi: command not found      sh: 1: sacct: not found
+#   /usr/bin/nvidia-smi: No such file or directory   dmesg: read kernel buffer failed: Operation not permitted
+# Such output is never a reading: a missing tool says nothing about what it would have measured.
+_NOT_RUN = re.compile(
+    r"command not found|: not found\s*$|No such file or directory\s*$"
+    r"|Permission denied|Operation not permitted",
+    re.IGNORECASE,
+)
+
+
+def not_run(line: str) -> bool:
+    """True when `line` is a shell's or a tool's complaint that the probe could not run."""
+    return bool(_NOT_RUN.search(line))
+
+
+def content_lines(text: str) -> list[str]:
+    """The non-blank lines of `text`, without line endings."""
+    return [ln.rstrip("\r\n") for ln in text.splitlines() if ln.strip()]
+
+
+def all_not_run(lines: list[str]) -> bool:
+    """True when there is no line, or every line is a could-not-run complaint."""
+    return all(not_run(ln) for ln in lines)
+
+
+def obs(value, line: str = "") -> Observation:
+    return Observation(value, line.rstrip("\r\n"))
+
+
+def first(lines: list[str], pattern: re.Pattern[str]) -> str:
+    """The first line matching `pattern`, or ""."""
+    for ln in lines:
+        if pattern.search(ln):
+            return ln
+    return ""

@@ -1,0 +1,230 @@
+"""Transports run one script and return one result type. They know nothing about probes.
+
+- LocalTransport: this machine, through bash.
+- SSHTransport: a remote box through paramiko, honouring ~/.ssh/config (HostName, Port, User,
+  IdentityFile, ProxyJump, ProxyCommand), over ONE connection and ONE exec channel. Unknown host
+  keys are refused unless the user opted in.
+- CaptureTransport: replays what a box answered before (`--save-capture`), offline.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import socket
+import subprocess
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from ..errors import RemoteError, UsageError
+
+CAPTURE_VERSION = 1
+
+
+@dataclass
+class CommandResult:
+    rc: int | None  # None when the remote side never reported an exit status
+    stdout: str
+    stderr: str
+    command: str
+
+
+class LocalTransport:
+    name = "local"
+
+    def __init__(self) -> None:
+        self.host = "localhost"
+
+    def run(self, script: str, timeout: float) -> CommandResult:
+        try:
+            done = subprocess.run(["bash", "-s"], input=script, capture_output=True, text=True,
+                                  timeout=timeout, errors="replace")
+        except subprocess.TimeoutExpired:
+            raise RemoteError("probes did not finish in time", where="localhost",
+                              hint=f"the batch exceeded {timeout:.0f} s; a probe's tool is hung") from None
+        return CommandResult(done.returncode, done.stdout, done.stderr, "bash -s")
+
+    def close(self) -> None:
+        pass
+
+
+class CaptureTransport:
+    """Replays a saved capture; the script is not run, its saved output is returned."""
+    name = "capture"
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise UsageError(f"capture file {self.path} does not exist", hint="save one with --save-capture FILE") from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise UsageError(f"{self.path}: not a capture file ({e})", hint="pass a file written by --save-capture") from None
+        if not isinstance(data, dict) or data.get("version") != CAPTURE_VERSION or "stdout" not in data:
+            raise UsageError(f"{self.path}: not an rgt capture (version {CAPTURE_VERSION})",
+                             hint="pass a file written by --save-capture")
+        self.data = data
+        self.host = data.get("host", str(self.path))
+
+    def run(self, script: str, timeout: float) -> CommandResult:
+        return CommandResult(self.data.get("rc"), self.data["stdout"], self.data.get("stderr", ""), "capture")
+
+    def close(self) -> None:
+        pass
+
+
+def save_capture(path: str | Path, host: str, result: CommandResult) -> None:
+    data = {"version": CAPTURE_VERSION, "host": host,
+            "taken": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), **asdict(result)}
+    Path(path).write_text(json.dumps(data, indent=1, ensure_ascii=False), encoding="utf-8")
+
+
+# ---------------------------------------------------------------- SSH
+
+@dataclass
+class SSHTarget:
+    alias: str
+    hostname: str
+    port: int
+    user: str
+    identity_files: list[str]
+    proxy_command: str | None
+    proxy_jump: str | None
+    known_hosts: list[str]
+
+
+def resolve_target(spec: str, config_path: str | None = None) -> SSHTarget:
+    """`alias` from ssh_config, or `user@host[:port]`; the config's values fill what is not given."""
+    import paramiko
+
+    user, _, hostport = spec.rpartition("@")
+    host, port = hostport, None
+    if hostport.count(":") == 1:
+        host, _, p = hostport.partition(":")
+        if not p.isdigit():
+            raise UsageError(f"bad host `{spec}`", hint="use an ssh_config alias or user@host[:port]")
+        port = int(p)
+    if not host:
+        raise UsageError(f"bad host `{spec}`", hint="use an ssh_config alias or user@host[:port]")
+    config = paramiko.SSHConfig()
+    path = Path(config_path or os.environ.get("RGT_SSH_CONFIG") or Path.home() / ".ssh" / "config").expanduser()
+    if path.exists():
+        with path.open() as fh:
+            config.parse(fh)
+    found = config.lookup(host)
+    known = [os.path.expanduser(p) for p in str(found.get("userknownhostsfile", "~/.ssh/known_hosts")).split()]
+    return SSHTarget(
+        alias=spec,
+        hostname=found.get("hostname", host),
+        port=port or int(found.get("port", 22)),
+        user=user or found.get("user") or os.environ.get("USER") or "root",
+        identity_files=[os.path.expanduser(p) for p in found.get("identityfile", [])],
+        proxy_command=found.get("proxycommand"),
+        proxy_jump=found.get("proxyjump"),
+        known_hosts=known,
+    )
+
+
+class SSHTransport:
+    name = "ssh"
+
+    def __init__(self, spec: str, *, accept_new_host_key: bool = False, connect_timeout: float = 15.0,
+                 config_path: str | None = None):
+        self.target = resolve_target(spec, config_path)
+        self.host = spec
+        self.accept_new = accept_new_host_key
+        self.connect_timeout = connect_timeout
+        self.config_path = config_path
+        self._clients: list = []
+
+    def _where(self) -> str:
+        t = self.target
+        return f"{t.user}@{t.hostname}:{t.port}" if t.alias != t.hostname else f"{t.hostname}:{t.port}"
+
+    def _connect(self):
+        import paramiko
+
+        t, where = self.target, self._where()
+        client = paramiko.SSHClient()
+        for path in t.known_hosts:
+            if os.path.exists(path):
+                client.load_host_keys(path)
+        if self.accept_new:
+            client.set_missing_host_key_policy(paramiko.AutoAddPolicy())
+        else:
+            client.set_missing_host_key_policy(paramiko.RejectPolicy())
+        sock = self._proxy_sock()
+        try:
+            client.connect(t.hostname, port=t.port, username=t.user, key_filename=t.identity_files or None,
+                           timeout=self.connect_timeout, banner_timeout=self.connect_timeout,
+                           auth_timeout=self.connect_timeout, sock=sock, allow_agent=True, look_for_keys=True)
+        except paramiko.BadHostKeyException:
+            raise RemoteError("the host key differs from the one in known_hosts", where=where,
+                              hint="the box was replaced or someone is in between; verify, then fix known_hosts") from None
+        except paramiko.AuthenticationException:
+            raise RemoteError(f"authentication failed for user {t.user}", where=where,
+                              hint="check IdentityFile in ~/.ssh/config or load the key into ssh-agent") from None
+        except paramiko.SSHException as e:
+            if "not found in known_hosts" in str(e):
+                raise RemoteError("unknown host key; refusing to connect", where=where,
+                                  hint="verify the fingerprint and add it with `ssh` once, or pass --accept-new-host-key") from None
+            raise RemoteError(f"SSH failed: {e}", where=where, hint="check that the address is an SSH server") from None
+        except (socket.timeout, TimeoutError):
+            raise RemoteError(f"timed out after {self.connect_timeout:.0f} s connecting", where=where,
+                              hint="is the box running and the address right? raise --connect-timeout if the route is slow") from None
+        except ConnectionRefusedError:
+            raise RemoteError("connection refused", where=where,
+                              hint="is sshd running and is the port right? (the port often changes after a restart)") from None
+        except (socket.gaierror, OSError) as e:
+            raise RemoteError(f"cannot connect: {e.strerror or e}", where=where,
+                              hint="check the host name and your network") from None
+        if self.accept_new and t.known_hosts:
+            os.makedirs(os.path.dirname(t.known_hosts[0]) or ".", exist_ok=True)
+            client.save_host_keys(t.known_hosts[0])
+        self._clients.append(client)
+        return client
+
+    def _proxy_sock(self):
+        import paramiko
+
+        t = self.target
+        if t.proxy_command and t.proxy_command.lower() != "none":
+            cmd = t.proxy_command.replace("%h", t.hostname).replace("%p", str(t.port)).replace("%r", t.user)
+            return paramiko.ProxyCommand(cmd)
+        if t.proxy_jump and t.proxy_jump.lower() != "none":
+            jump = SSHTransport(t.proxy_jump.split(",")[0], accept_new_host_key=self.accept_new,
+                                connect_timeout=self.connect_timeout, config_path=self.config_path)
+            jclient = jump._connect()
+            self._clients.extend(jump._clients)
+            return jclient.get_transport().open_channel("direct-tcpip", (t.hostname, t.port), ("127.0.0.1", 0))
+        return None
+
+    def run(self, script: str, timeout: float) -> CommandResult:
+        client = self._connect()
+        where = self._where()
+        try:
+            stdin, stdout, stderr = client.exec_command("bash -s", timeout=timeout)
+            stdin.write(script)
+            stdin.channel.shutdown_write()
+            out = stdout.read().decode("utf-8", "replace")
+            err = stderr.read().decode("utf-8", "replace")
+            status = stdout.channel.recv_exit_status()  # -1: the channel closed with no status
+            if status == -1:
+                raise RemoteError("the connection dropped while the probes ran", where=where,
+                                  hint="the box may have rebooted or the network blipped; run diagnose again")
+            return CommandResult(status, out, err, "bash -s")
+        except (socket.timeout, TimeoutError):
+            raise RemoteError(f"probes did not answer within {timeout:.0f} s", where=where,
+                              hint="a tool on the box is hung (often nvidia-smi on a dead GPU)") from None
+        except (EOFError, ConnectionResetError, OSError) as e:
+            if isinstance(e, RemoteError):
+                raise
+            raise RemoteError(f"the connection dropped while the probes ran ({type(e).__name__})", where=where,
+                              hint="the box may have rebooted or the network blipped; run diagnose again") from None
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        for client in reversed(self._clients):
+            client.close()
+        self._clients.clear()

@@ -1,0 +1,84 @@
+"""Diagnose end to end: ranking, verdicts with evidence, and the same test over every transport."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from helpers import run
+
+PROBES = Path(__file__).parent / "fixtures" / "probes"
+
+
+def capture(path: Path, outputs: dict[str, str], host: str = "box") -> Path:
+    """A capture file as --save-capture writes it, holding the given probe outputs."""
+    stdout = "".join(f"\n@@RGT BEGIN {pid}@@\n{text}\n@@RGT END {pid} rc=0@@\n" for pid, text in outputs.items())
+    path.write_text(json.dumps({"version": 1, "host": host, "rc": 0, "stdout": stdout, "stderr": "", "command": "bash -s"}))
+    return path
+
+
+def test_vanished_at_6h_on_paperspace_ranks_the_clock_first(capsys):
+    r = run(capsys, "diagnose", "run vanished at 6h", "--platform", "paperspace", "--json")
+    assert r.code == 0
+    data = r.json()
+    assert data["no_match"] is False
+    assert data["candidates"][0]["id"] == "PS2"
+    assert data["entities"]["said_hours"] == 6.0
+    for c in data["candidates"]:
+        assert set(c) >= {"id", "title", "score", "verdict", "evidence", "fix"}
+        assert c["verdict"] in ("confirmed", "ruled_out", "possible")
+
+
+def test_an_oom_line_confirms_oom_and_rules_out_the_clock_quoting_the_line(capsys, tmp_path):
+    oom = (PROBES / "kernel_log--oom-global_journalctl.out").read_text()
+    cap = capture(tmp_path / "cap.json", {
+        "kernel_log": oom,
+        "uptime": "144000.00 280000.00\n 12:00:00 up 1 day, 16:00,  0 users,  load average: 0.10, 0.20, 0.30",
+        "cgroup_memory": "==> memory.max <==\nmax\n==> memory.current <==\n1048576\n==> memory.events <==\nlow 0\nhigh 0\nmax 0\noom 0\noom_kill 0",
+    })
+    r = run(capsys, "diagnose", "run vanished at 6h", "--platform", "paperspace", "--capture", str(cap), "--json")
+    assert r.code == 0, r.err
+    by_id = {c["id"]: c for c in r.json()["candidates"]}
+    assert by_id["PS2"]["verdict"] == "ruled_out"
+    oom_line = next(l for l in oom.splitlines() if "Out of memory: Killed process" in l)
+    assert any(e["line"] == oom_line for e in by_id["PS2"]["evidence"])
+    confirmed = [c for c in r.json()["candidates"] if c["verdict"] == "confirmed"]
+    assert confirmed and confirmed[0]["id"] in ("U3", "U9")
+    assert any(e["line"] == oom_line and e["probe"] == "kernel_log" for e in confirmed[0]["evidence"])
+    # the human report shows the same decision
+    human = run(capsys, "diagnose", "run vanished at 6h", "--platform", "paperspace", "--capture", str(cap))
+    assert "[ruled out] PS2" in human.out and oom_line in human.out
+
+
+def test_off_topic_text_is_no_match_not_a_guess(capsys):
+    r = run(capsys, "diagnose", "how do I bake sourdough bread at home", "--json")
+    assert r.code == 1
+    assert r.json()["no_match"] is True and r.json()["candidates"] == []
+    assert "nothing in the knowledge base fits" in r.json()["message"]
+
+
+def test_a_bad_capture_file_is_one_line(capsys, tmp_path):
+    bad = tmp_path / "cap.json"
+    bad.write_text("{not json")
+    r = run(capsys, "diagnose", "run vanished", "--capture", str(bad))
+    assert r.code == 2 and r.err.startswith(f"rgt: {bad}: not a capture file")
+
+
+def _decisions(data: dict) -> list[tuple[str, str]]:
+    return [(c["id"], c["verdict"]) for c in data["candidates"]]
+
+
+def test_same_diagnosis_over_local_ssh_and_capture(capsys, tmp_path, sshd_server):
+    """This machine is the box: local and SSH probe it for real; the capture replays SSH's answer."""
+    query = ["diagnose", "training process vanished after 6 hours, exit code 137", "--platform", "generic", "--json"]
+    local = run(capsys, *query, "--local")
+    assert local.code == 0, local.err
+    saved = tmp_path / "ssh.json"
+    ssh = run(capsys, *query, "--host", "rgt-box", "--ssh-config", str(sshd_server.config), "--save-capture", str(saved))
+    assert ssh.code == 0, ssh.err
+    replay = run(capsys, *query, "--capture", str(saved))
+    assert replay.code == 0, replay.err
+    assert _decisions(local.json()) == _decisions(ssh.json()) == _decisions(replay.json())
+    assert ssh.json()["hosts"][0]["probes"] > 0
+    assert any(c["verdict"] != "possible" for c in ssh.json()["candidates"]), "probes must decide something"
