@@ -28,7 +28,9 @@ for module in (lint_cmd, query, diagnose):
 def main(argv: list[str] | None = None) -> None:
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
     try:
-        cli.main(args=argv, prog_name="rgt", standalone_mode=False)
+        # without standalone mode click returns a command's Exit code instead of exiting
+        code = cli.main(args=argv, prog_name="rgt", standalone_mode=False)
+        sys.exit(code if isinstance(code, int) else Exit.OK)
     except click.exceptions.Exit as e:
         sys.exit(e.exit_code)
     except click.Abort:

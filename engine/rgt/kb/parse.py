@@ -215,19 +215,25 @@ def _check_variants(doc: _Doc, variants: Any) -> dict:
 
 def _check_sections(doc: _Doc, blocks: list[dict]) -> list[tuple[str, int]]:
     found = [(b["text"], b["line"]) for b in blocks if b["type"] == "h2"]
+    expected = [f"{i}. {t}" for i, t in enumerate(schema.SECTIONS, start=1)]
     bodies = {h["line"]: body for h, body in _split(blocks, "h2") if h}
-    for i, expected in enumerate(schema.SECTIONS, start=1):
-        want = f"{i}. {expected}"
-        if i > len(found):
-            doc.find(found[-1][1] if found else doc.offset + 1, "SEC001", f"section `## {want}` is missing")
-            continue
-        title, line = found[i - 1]
-        if title != want:
-            code = "SEC002" if any(t == want for t, _ in found) else "SEC001"
-            what = "out of order" if code == "SEC002" else "missing"
-            doc.find(line, code, f"expected `## {want}` here, found `## {title}` (section {what})")
-        elif not [b for b in bodies.get(line, []) if b["type"] != "h2"]:
-            doc.find(line, "SEC003", f"section `## {want}` is empty")
+    titles = [t for t, _ in found]
+    for i, want in enumerate(expected):
+        if want not in titles:
+            later = next((line for t, line in found if t in expected[i + 1:]), found[-1][1] if found else doc.offset + 1)
+            doc.find(later, "SEC001", f"section `## {want}` is missing")
+    last, seen_last = -1, False
+    for title, line in found:
+        if title in expected:
+            pos = expected.index(title)
+            if pos < last:
+                doc.find(line, "SEC002", f"`## {title}` comes after `## {expected[last]}`; sections go in the order 1–8")
+            last = max(last, pos)
+            if not [b for b in bodies.get(line, []) if b["type"] != "h2"]:
+                doc.find(line, "SEC003", f"section `## {title}` is empty")
+        elif last < len(expected) - 1 and not seen_last:
+            doc.find(line, "SEC002", f"`## {title}` is not one of the eight sections; extra sections go after section 8")
+        seen_last = seen_last or title == expected[-1]
     return found
 
 

@@ -26,18 +26,6 @@ def content_lines(text: str) -> list[str]:
     return [ln.rstrip("\r\n") for ln in text.splitlines() if ln.strip()]
 
 
-def all_not_run(lines: list[str]) -> bool:
-    """True when there is no line, or every line is a could-not-run complaint."""
-    return all(not_run(ln) for ln in lines)
-
-
 def obs(value, line: str = "") -> Observation:
     return Observation(value, line.rstrip("\r\n"))
 
-
-def first(lines: list[str], pattern: re.Pattern[str]) -> str:
-    """The first line matching `pattern`, or ""."""
-    for ln in lines:
-        if pattern.search(ln):
-            return ln
-    return ""

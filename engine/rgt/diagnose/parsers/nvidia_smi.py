@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 
 from rgt.diagnose.observation import Observations
-from rgt.diagnose.parsers._common import content_lines, not_run, obs
+from rgt.diagnose.parsers._common import content_lines, obs
 
 OBSERVES: dict[str, str] = {
     "nvidia_smi_ok": "bool",
@@ -37,6 +37,7 @@ _ERRORS = [
     ("no-driver", re.compile(r"couldn'?t communicate with the NVIDIA driver", re.I)),
     ("device-handle", re.compile(r"Unable to determine the device handle", re.I)),
 ]
+_NOT_FOUND = re.compile(r"command not found|: not found\s*$|No such file or directory\s*$", re.I)
 _HEADER = re.compile(r"NVIDIA-SMI\s+\S+")
 _DRIVER = re.compile(r"(?:Driver|KMD) Version:\s*([0-9][0-9.]*)")
 _CUDA = re.compile(r"CUDA (?:UMD )?Version:\s*([0-9]+\.[0-9]+)")
@@ -62,7 +63,7 @@ def parse(text: str) -> Observations:
     header = next((ln for ln in lines if _HEADER.search(ln) and _DRIVER.search(ln)), "")
     err = _error(lines)
     if not err and not header:
-        if all(not_run(ln) for ln in lines):
+        if all(_NOT_FOUND.search(ln) for ln in lines):
             err = ("not-found", lines[0])
         else:
             err = ("other", lines[0])
@@ -108,7 +109,8 @@ def parse(text: str) -> Observations:
                 util = int(m.group(1)) if m else None
             gpus.append((ln, mem, util))
             expect_usage = False
-    out["gpu_count"] = obs(len(gpus), gpus[0][0] if gpus else "")
+    if gpus:  # a table with no GPU row is cut short; nvidia-smi says "No devices were found" instead
+        out["gpu_count"] = obs(len(gpus), gpus[0][0])
     if gpus and all(g[1] is not None for g in gpus):
         top = max(gpus, key=lambda g: g[1])
         out["gpu_mem_used_mib"] = obs(top[1], top[0])
@@ -117,23 +119,24 @@ def parse(text: str) -> Observations:
         out["gpu_util_pct"] = obs(top[2], top[0])
 
     # Process table: rows after its "|===|" rule, up to its closing "+---+".
-    in_procs = after_rule = False
+    # A process table cut off before its closing border reports no count.
+    in_procs = after_rule = closed = False
     procs: list[str] = []
-    seen_procs = False
     for ln in rest:
         if re.match(r"^\|\s*Processes:", ln):
-            in_procs, after_rule, seen_procs = True, False, True
+            in_procs, after_rule = True, False
             continue
         if not in_procs:
             continue
-        if ln.startswith("|=") :
+        if ln.startswith("|="):
             after_rule = True
             continue
         if after_rule and ln.startswith("+"):
+            closed = True
             break
         if after_rule and _PROC_ROW.search(ln):
             procs.append(ln)
-    if seen_procs:
+    if closed:
         none_line = next((ln for ln in rest if "No running processes found" in ln), "")
         out["gpu_proc_count"] = obs(len(procs), procs[0] if procs else none_line)
     return out
