@@ -6,8 +6,10 @@ import re
 from rgt.diagnose.observation import Observation
 
 # What a shell or a tool prints when the probe could not run or could not read its source:
-#   bash: line 1: nvidia-smi: command not found      sh: 1: sacct: not found
-#   /usr/bin/nvidia-smi: No such file or directory   dmesg: read kernel buffer failed: Operation not permitted
+#   bash: line 1: nvidia-smi: command not found
+#   sh: 1: sacct: not found
+#   /usr/bin/nvidia-smi: No such file or directory
+#   dmesg: read kernel buffer failed: Operation not permitted
 # Such output is never a reading: a missing tool says nothing about what it would have measured.
 _NOT_RUN = re.compile(
     r"command not found|: not found\s*$|No such file or directory\s*$"

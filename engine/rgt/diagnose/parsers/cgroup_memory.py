@@ -5,7 +5,7 @@ The probe prints each readable file under a `==> name <==` header, cgroup v2 nam
     ==> memory.max <==          "max" (no limit) or bytes        (v2)
     ==> memory.current <==      bytes
     ==> memory.events <==       "oom_kill N" among other counters
-    ==> memory/memory.limit_in_bytes <==   bytes; 9223372036854771712 and the like mean no limit (v1)
+    ==> memory/memory.limit_in_bytes <==   bytes (v1); 9223372036854771712 or near: no limit
     ==> memory/memory.usage_in_bytes <==
     ==> memory/memory.oom_control <==      "oom_kill N" (kernel 4.13 and later)
 
@@ -24,7 +24,7 @@ OBSERVES: dict[str, str] = {
     "cgroup_mem_max_bytes": "int",       # None when unlimited
     "cgroup_mem_current_bytes": "int",
     "cgroup_mem_use_pct": "float",       # None when unlimited; 1 decimal
-    "cgroup_oom_kills": "int",           # the oom_kill counter (memory.events or memory.oom_control)
+    "cgroup_oom_kills": "int",           # oom_kill in memory.events (v2) or memory.oom_control (v1)
 }
 NULLABLE = {"cgroup_mem_max_bytes", "cgroup_mem_use_pct"}
 
@@ -58,7 +58,8 @@ def parse(text: str) -> Observations:
 
     limit_name, usage_name, oom_name = (
         ("memory.max", "memory.current", "memory.events") if v2 else
-        ("memory/memory.limit_in_bytes", "memory/memory.usage_in_bytes", "memory/memory.oom_control"))
+        ("memory/memory.limit_in_bytes", "memory/memory.usage_in_bytes",
+         "memory/memory.oom_control"))
 
     limit: int | None = None
     limit_known = False

@@ -6,8 +6,9 @@ commas, so fields are taken from both ends. Output with a header row (`--format=
 list, units such as "MiB" or "MHz" in the cells) is read by column name instead: memory.free is
 used when present, else memory.total - memory.used; clocks.sm or clocks.current.sm.
 
-Any "[N/A]" or unreadable cell for one GPU makes the min over GPUs unknown, so it is left out.
-Error output (no GPU row) yields nothing; the nvidia_smi probe reports the error kind.
+Any "[N/A]" or unreadable cell for one GPU, or an error line among the rows (a GPU that
+nvidia-smi could not reach), makes the min over GPUs unknown, so it is left out. Error output
+yields nothing; the nvidia_smi probe reports the error kind.
 """
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ def _rows_noheader(lines: list[str]) -> list[tuple[str, int | None, int | None]]
     for ln in lines:
         cells = [c.strip() for c in ln.split(",")]
         if len(cells) < 7 or _int(cells[0]) is None:
+            rows.append((ln, None, None))  # an error line among the rows: that GPU is unknown
             continue
         used, total, clock = _int(cells[-5]), _int(cells[-4]), _int(cells[-1])
         free = total - used if used is not None and total is not None else None
@@ -48,6 +50,7 @@ def _rows_header(lines: list[str]) -> list[tuple[str, int | None, int | None]]:
     for ln in lines[1:]:
         cells = [c.strip() for c in ln.split(",")]
         if len(cells) != len(names):
+            rows.append((ln, None, None))
             continue
 
         def cell(*keys: str) -> int | None:

@@ -60,7 +60,9 @@ def parse(text: str) -> Observations:
         for cond in status.get("conditions") or []:
             if cond.get("type") == "PodScheduled" and cond.get("status") == "False":
                 add(reasons, cond.get("reason"))
-        for cs in (status.get("initContainerStatuses") or []) + (status.get("containerStatuses") or []):
+        containers = [*(status.get("initContainerStatuses") or []),
+                      *(status.get("containerStatuses") or [])]
+        for cs in containers:
             for state_key in ("state", "lastState"):
                 state = cs.get(state_key) or {}
                 for kind in ("waiting", "terminated"):

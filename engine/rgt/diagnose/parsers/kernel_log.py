@@ -33,7 +33,7 @@ OBSERVES: dict[str, str] = {
 
 # Lines that are about the log rather than from it.
 _META = re.compile(
-    r"^-- .* --$"                      # journalctl: -- No entries --, -- Boot ... --, -- Logs begin ... --
+    r"^-- .* --$"                      # journalctl: -- No entries --, -- Boot ... --
     r"|^No journal files were found"
     r"|^Hint: "                        # journalctl: not seeing messages from other users
     r"|^(?:dmesg|journalctl): "        # the tools' own complaints

@@ -23,7 +23,8 @@ from rgt.diagnose.parsers._common import content_lines, obs
 
 OBSERVES: dict[str, str] = {
     "nvidia_smi_ok": "bool",
-    "nvidia_smi_error": "str",     # "", driver-library-mismatch, no-driver, device-handle, not-found, other
+    "nvidia_smi_error": "str",     # "", driver-library-mismatch, no-driver, device-handle,
+                                   # not-found, other
     "driver_version": "str",
     "cuda_driver_max": "float",    # "CUDA Version" (or "CUDA UMD Version") in the header
     "gpu_count": "int",
@@ -109,7 +110,8 @@ def parse(text: str) -> Observations:
                 util = int(m.group(1)) if m else None
             gpus.append((ln, mem, util))
             expect_usage = False
-    if gpus:  # a table with no GPU row is cut short; nvidia-smi says "No devices were found" instead
+    # A table without GPU rows was cut short (with no GPU, nvidia-smi says "No devices were found").
+    if gpus:
         out["gpu_count"] = obs(len(gpus), gpus[0][0])
     if gpus and all(g[1] is not None for g in gpus):
         top = max(gpus, key=lambda g: g[1])

@@ -48,7 +48,8 @@ def _leaves(lines: list[str]):
         m = _KV.match(ln)
         if m:
             if gpu >= 0:
-                yield gpu, tuple(n for _, n in stack) + (m.group(2).strip(),), m.group(3).strip(), ln
+                path = tuple(n for _, n in stack) + (m.group(2).strip(),)
+                yield gpu, path, m.group(3).strip(), ln
         else:
             stack.append((indent, ln.strip()))
 

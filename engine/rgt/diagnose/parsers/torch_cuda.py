@@ -1,4 +1,5 @@
-"""torch_cuda: the probe's own print line, `torch <version> cuda <torch.version.cuda> available <bool>`:
+"""torch_cuda: the probe's own print line,
+`torch <version> cuda <torch.version.cuda> available <bool>`:
 
     torch 2.4.0+cu121 cuda 12.1 available True
     torch 2.4.0+cpu cuda None available False       (CPU-only build: no torch_cuda_version)

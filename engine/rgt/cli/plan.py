@@ -1,0 +1,58 @@
+"""`rgt plan`: preflight for one job on one platform, before money is spent."""
+from __future__ import annotations
+
+import click
+
+from .. import api
+from ..errors import Exit
+from ..plan import JobPlan, preflight
+from .common import emit, index, json_option, kb_option
+
+
+@click.command()
+@click.option("--platform", "-p", required=True, help="Platform slug (rgt platforms).")
+@click.option("--variant", help="Platform variant, e.g. gradient or core.")
+@click.option("--hours", type=click.FloatRange(min=0, min_open=True), required=True, help="How long the job runs.")
+@click.option("--spot", is_flag=True, help="The job runs on a spot / interruptible tier.")
+@click.option("--checkpoint-cost-s", type=click.FloatRange(min=0, min_open=True), help="Seconds one checkpoint takes to write.")
+@click.option("--mtbf-h", type=click.FloatRange(min=0, min_open=True), help="Mean hours between interruptions.")
+@click.option("--disk-gb", type=click.FloatRange(min=0, min_open=True), help="Disk size, to price a stopped box.")
+@kb_option
+@json_option
+def plan(platform, variant, hours, spot, checkpoint_cost_s, mtbf_h, disk_gb, kb, as_json) -> None:
+    """What will end this job, what a stop destroys and still bills, and the checkpoint cadence.
+
+    Exits 1 when a clock will end the run before it finishes and cannot be raised."""
+    idx = index(kb)
+    profile = api.require_profile(idx, platform, variant)
+    if variant is None and len(profile.variant_names()) > 1:
+        from ..errors import UsageError
+        raise UsageError(f"{platform} has variants; say which", hint=f"--variant {' or '.join(profile.variant_names())}")
+    result = preflight(idx, profile, variant, JobPlan(hours, spot, checkpoint_cost_s, mtbf_h, disk_gb))
+    emit(result, as_json, _human)
+    if result["ends_run"]:
+        raise click.exceptions.Exit(Exit.FINDINGS)
+
+
+def _human(r: dict) -> None:
+    name = r["platform"] + (f" ({r['variant']})" if r["variant"] else "")
+    click.echo(f"Preflight: {r['hours']:g} h on {name}{' (spot)' if r['spot'] else ''}\n")
+    click.echo("Clocks:" if r["clocks"] else "Clocks: none known for this platform")
+    for c in r["clocks"]:
+        click.echo(f"  {'ENDS THE RUN' if c['ends_run'] else 'watch':>12}  {c['says']}")
+    s = r["stop"]
+    click.echo(f"\nStopping the meter: {s['says']}")
+    b = r["billing"]
+    line = f"While stopped: {b['says']}"
+    if b["stopped_per_day"] is not None:
+        line += f"; storage ≈ {b['stopped_per_day']:g} {b['currency']}/day for {b['disk_gb']:g} GB"
+    click.echo(line)
+    cp = r["checkpoint"]
+    click.echo(f"\nCheckpoint every {cp['interval_min']:g} min ({cp['formula']}).")
+    for a in cp["assumptions"]:
+        click.echo(f"  assumed: {a}")
+    if r["related"]:
+        click.echo("\nRead first: " + ", ".join(f"{g['id']} ({g['title']})" for g in r["related"]))
+
+
+COMMANDS = [plan]

@@ -1,0 +1,130 @@
+"""Preflight: before money is spent, what will end this job, what a stop destroys and still bills,
+and how often to checkpoint (Young/Daly, references/spot-resilience.md)."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from . import rules
+from .kb.index import Index
+from .kb.model import Profile
+
+# Assumed when the user gives none; printed as assumptions, never hidden.
+DEFAULT_CHECKPOINT_COST_S = 60.0
+DEFAULT_MTBF_H = 24.0
+DAYS_PER_MONTH = 30.0
+
+
+@dataclass
+class JobPlan:
+    hours: float
+    spot: bool = False
+    checkpoint_cost_s: float | None = None
+    mtbf_h: float | None = None
+    disk_gb: float | None = None
+
+
+def young_daly_seconds(mtbf_s: float, cost_s: float) -> float:
+    """Optimal interval between checkpoints, W = sqrt(2·μ·C) (Young 1974; Daly 2006's first term)."""
+    return math.sqrt(2 * mtbf_s * cost_s)
+
+
+def clocks(facts: dict, job: JobPlan) -> list[dict]:
+    """Each clock that applies to this job: when it fires and whether it ends the run."""
+    out = []
+    cap = facts.get("session_cap_h")
+    if cap:
+        out.append({"clock": "session_cap_h", "hours": cap, "ends_run": job.hours > cap, "can_raise": False,
+                    "says": f"hard session cap of {cap:g} h" + (f": the {job.hours:g} h job will be cut at {cap:g} h"
+                                                                if job.hours > cap else ": the job fits")})
+    auto, top = facts.get("auto_shutdown_h"), facts.get("auto_shutdown_max_h")
+    if auto:
+        can = top is None or job.hours <= top
+        says = f"auto-shutdown after {auto:g} h by default"
+        if job.hours > auto:
+            says += (f": raise it above {job.hours:g} h before launch" + (f" (the most allowed is {top:g} h)" if top else " or turn it off")
+                     if can else f": it cannot be raised past {top:g} h, so split the job into sessions under {top:g} h")
+        out.append({"clock": "auto_shutdown_h", "hours": auto, "ends_run": job.hours > auto and not can,
+                    "can_raise": can, "says": says})
+    idle = facts.get("idle_timeout_h")
+    if idle:
+        out.append({"clock": "idle_timeout_h", "hours": idle, "ends_run": False, "can_raise": False,
+                    "says": f"the session ends after {idle:g} h without interaction; an unattended run needs a keep-alive the platform allows, or another platform"})
+    release = facts.get("auto_release_h")
+    if release:
+        out.append({"clock": "auto_release_h", "hours": release, "ends_run": False, "can_raise": False,
+                    "says": f"a stopped box and its disks are deleted {release:g} h ({release / 24:g} days) after the stop"})
+    if job.spot:
+        grace = facts.get("spot_grace")
+        if facts.get("spot_available"):
+            out.append({"clock": "spot", "hours": None, "ends_run": False, "can_raise": False,
+                        "says": f"a spot run can be interrupted at any moment with {grace if grace is not None else 'unknown'} s of notice; checkpoint on the cadence below"})
+        else:
+            out.append({"clock": "spot", "hours": None, "ends_run": False, "can_raise": False,
+                        "says": "this platform has no spot tier; the job runs on demand"})
+    return out
+
+
+def preflight(index: Index, profile: Profile, variant: str | None, job: JobPlan) -> dict:
+    facts = profile.facts_for(variant)
+    cost = job.checkpoint_cost_s or DEFAULT_CHECKPOINT_COST_S
+    mtbf_h = job.mtbf_h or DEFAULT_MTBF_H
+    assumptions = []
+    if job.checkpoint_cost_s is None:
+        assumptions.append(f"checkpoint cost {cost:g} s (pass --checkpoint-cost-s)")
+    if job.mtbf_h is None:
+        assumptions.append(f"mean time between interruptions {mtbf_h:g} h (pass --mtbf-h)")
+    the_clocks = clocks(facts, job)
+    # a known clock bounds the interval too: the last checkpoint must land before it fires
+    bound_h = min([c["hours"] for c in the_clocks if c["clock"] in ("session_cap_h", "auto_shutdown_h") and c["hours"]] + [mtbf_h])
+    interval = min(young_daly_seconds(mtbf_h * 3600, cost), bound_h * 3600)
+    overrides = profile.overrides.get(variant or profile.variant_names()[0], {})
+    durable = overrides["DURABLE_DIR"].value if "DURABLE_DIR" in overrides else ""
+    irreversible = bool(facts.get("meter_stop_irreversible"))
+    stop = {
+        "verb": facts.get("meter_stop_verb"), "irreversible": irreversible,
+        "reversible_stop_exists": facts.get("stop_verb_exists"),
+        "durable_dir": durable,
+        "destroys_only_copy": irreversible and not durable,
+        "says": (f"`{facts.get('meter_stop_verb')}` deletes the box's disks and nothing on the box survives it: "
+                 "copy checkpoints off and verify them (scripts/verify_local.py) before you run it"
+                 if irreversible and not durable else
+                 f"`{facts.get('meter_stop_verb')}` deletes the disks; only {durable} survives"
+                 if irreversible else f"`{facts.get('meter_stop_verb')}` keeps the disks"),
+    }
+    price, currency = facts.get("stopped_storage_per_gb_month"), facts.get("currency")
+    still = facts.get("stop_still_bills") or []
+    per_day = None
+    if isinstance(price, (int, float)):
+        gb = job.disk_gb or 100.0
+        per_day = round(price * gb / DAYS_PER_MONTH, 4)
+    billing = {
+        "still_bills": still, "stopped_storage_per_gb_month": price, "currency": currency,
+        "disk_gb": job.disk_gb or (100.0 if per_day is not None else None), "stopped_per_day": per_day,
+        "says": (f"after `{facts.get('meter_stop_verb')}` these still bill: {', '.join(still)}" if still
+                 else f"after `{facts.get('meter_stop_verb')}` nothing keeps billing"),
+    }
+    related = []
+    for g in index.gotchas():
+        if g.platform != profile.slug:
+            continue
+        reads = set()
+        for expr in (g.confirm, g.rule_out):
+            if expr:
+                try:
+                    reads |= rules.symbols(expr)
+                except rules.RuleSyntaxError:
+                    pass
+        if reads & {"said_hours_near_clock", "auto_shutdown_h", "session_cap_h", "auto_release_h", "idle_timeout_h"} \
+                or "clock" in g.tags or "billing" in g.tags:
+            related.append({"id": g.id, "title": g.title})
+    return {
+        "version": 1, "kind": "plan", "platform": profile.slug, "variant": variant, "hours": job.hours,
+        "spot": job.spot, "ends_run": [c for c in the_clocks if c["ends_run"]], "clocks": the_clocks,
+        "stop": stop, "billing": billing,
+        "checkpoint": {"interval_s": int(interval), "interval_min": round(interval / 60, 1),
+                       "cost_s": cost, "mtbf_h": mtbf_h,
+                       "formula": "W = sqrt(2 * mtbf * cost), capped by the nearest clock",
+                       "assumptions": assumptions},
+        "related": related,
+    }
