@@ -172,6 +172,12 @@ class SSHTransport:
         except (socket.timeout, TimeoutError):
             raise RemoteError(f"timed out after {self.connect_timeout:.0f} s connecting", where=where,
                               hint="is the box running and the address right? raise --connect-timeout if the route is slow") from None
+        except paramiko.ssh_exception.NoValidConnectionsError as e:
+            import errno
+            if all(getattr(err, "errno", None) == errno.ECONNREFUSED for err in e.errors.values()):
+                raise RemoteError("connection refused", where=where,
+                                  hint="is sshd running and is the port right? (the port often changes after a restart)") from None
+            raise RemoteError(f"cannot connect: {e}", where=where, hint="check the host name and your network") from None
         except ConnectionRefusedError:
             raise RemoteError("connection refused", where=where,
                               hint="is sshd running and is the port right? (the port often changes after a restart)") from None

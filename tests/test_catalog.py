@@ -1,0 +1,32 @@
+"""The ID catalog: IDs match their prefixes, are unique, and the set only grows."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from rgt.kb import schema
+from rgt.kb.parse import load_kb
+from rgt.kb.paths import bundled_kb
+
+KNOWN = Path(__file__).parent / "fixtures" / "known_ids.txt"
+
+
+def test_every_id_has_a_known_prefix_and_its_owner_claims_it():
+    kb = load_kb(bundled_kb())
+    for g in kb.gotchas.values():
+        prefix = schema.ID_RE.fullmatch(g.id).group(1)
+        if g.platform:
+            assert prefix in kb.profiles[g.platform].prefixes, g.id
+
+
+def test_ids_only_grow():
+    """known_ids.txt lists every ID ever published; none may disappear (append new ones)."""
+    kb = load_kb(bundled_kb())
+    published = [line.strip() for line in KNOWN.read_text().splitlines() if line.strip() and not line.startswith("#")]
+    missing = [i for i in published if i not in kb.gotchas]
+    assert not missing, f"published IDs no longer defined: {missing}"
+
+
+def test_universal_catalog_is_complete():
+    kb = load_kb(bundled_kb())
+    assert {f"U{n}" for n in range(1, 45)} <= set(kb.gotchas)
+    assert {f"MN{n}" for n in range(1, 7)} <= set(kb.gotchas)
