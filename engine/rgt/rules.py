@@ -1,19 +1,24 @@
-"""Rule expressions from `rgt` blocks, evaluated with rule-engine over one flat fact dict.
+"""Rule expressions from `rgt` blocks, evaluated with simpleeval over one flat fact dict.
 
-A name the facts do not hold (a probe that did not run, a duration the user did not say) makes the
+The language is the safe subset of Python expressions: names, numbers, strings, lists, `and`,
+`or`, `not`, comparisons, `in`, and arithmetic. No calls, no attributes, no indexing. A name the
+facts do not hold (a probe that did not run, a duration the user did not say) makes the
 expression undecided rather than false: rgt never rules a cause out on missing evidence.
 """
 from __future__ import annotations
 
+import ast
 from functools import lru_cache
 from typing import Any
 
-import rule_engine
-import rule_engine.ast as ast
-
-_CONTEXT = rule_engine.Context(default_value=None)
-
 CONFIRMED, RULED_OUT, POSSIBLE = "confirmed", "ruled_out", "possible"
+
+_ALLOWED = (
+    ast.Expression, ast.BoolOp, ast.And, ast.Or, ast.UnaryOp, ast.Not, ast.USub, ast.UAdd,
+    ast.BinOp, ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Mod, ast.Compare, ast.Eq, ast.NotEq,
+    ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.In, ast.NotIn, ast.Name, ast.Load, ast.Constant,
+    ast.List, ast.Tuple,
+)
 
 
 class RuleSyntaxError(ValueError):
@@ -21,48 +26,37 @@ class RuleSyntaxError(ValueError):
 
 
 @lru_cache(maxsize=None)
-def compile_rule(text: str) -> rule_engine.Rule:
+def parse(text: str) -> ast.Expression:
     try:
-        return rule_engine.Rule(text, context=_CONTEXT)
-    except rule_engine.errors.EngineError as e:
-        raise RuleSyntaxError(getattr(e, "message", str(e))) from None
+        tree = ast.parse(text.strip(), mode="eval")
+    except SyntaxError as e:
+        raise RuleSyntaxError(f"{e.msg} at column {e.offset}") from None
+    for node in ast.walk(tree):
+        if not isinstance(node, _ALLOWED):
+            raise RuleSyntaxError(f"`{type(node).__name__}` is not allowed (only names, literals, "
+                                  "and/or/not, comparisons, `in` and arithmetic)")
+    return tree
 
 
 @lru_cache(maxsize=None)
 def symbols(text: str) -> frozenset[str]:
     """Every name an expression reads."""
-    found: set[str] = set()
-
-    def walk(node: Any) -> None:
-        if isinstance(node, ast.SymbolExpression):
-            found.add(node.name)
-            return
-        for value in _children(node):
-            for child in value if isinstance(value, (list, tuple)) else [value]:
-                if isinstance(child, ast.ASTNodeBase):
-                    walk(child)
-
-    walk(compile_rule(text).statement.expression)
-    return frozenset(found)
-
-
-def _children(node: Any) -> list[Any]:
-    # AST classes mix __dict__ and __slots__, so read both
-    names = set(getattr(node, "__dict__", {}))
-    for cls in type(node).__mro__:
-        names.update(getattr(cls, "__slots__", ()))
-    return [getattr(node, n, None) for n in names if n != "context"]
+    return frozenset(n.id for n in ast.walk(parse(text)) if isinstance(n, ast.Name))
 
 
 def evaluate(text: str | None, facts: dict[str, Any]) -> bool | None:
     """True / False, or None when the expression reads a name the facts lack or is ill-typed."""
     if not text:
         return None
-    if any(facts.get(name) is None for name in symbols(text)):
+    names = symbols(text)
+    if any(facts.get(name) is None for name in names):
         return None
+    from simpleeval import EvalWithCompoundTypes  # list literals: `kind in ["a", "b"]`
+
+    evaluator = EvalWithCompoundTypes(names={n: facts[n] for n in names}, functions={})
     try:
-        return bool(compile_rule(text).matches({k: _plain(v) for k, v in facts.items()}))
-    except rule_engine.errors.EvaluationError:
+        return bool(evaluator.eval(text.strip(), previously_parsed=parse(text).body))
+    except (TypeError, ValueError, ZeroDivisionError):
         return None
 
 
@@ -72,8 +66,3 @@ def verdict(confirm: str | None, rule_out: str | None, facts: dict[str, Any]) ->
     if evaluate(rule_out, facts):
         return RULED_OUT
     return POSSIBLE
-
-
-def _plain(value: Any) -> Any:
-    # rule-engine wants tuples for arrays and has no notion of our sentinel strings
-    return tuple(value) if isinstance(value, list) else value

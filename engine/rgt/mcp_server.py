@@ -1,0 +1,113 @@
+"""`rgt mcp`: the same functions as the CLI, as MCP tools over stdio, returning the same JSON.
+
+Errors come back inside the result (`{"error": "...", "exit_code": n}`) with the next step, so
+an agent can act on them instead of seeing a protocol failure.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from . import api
+from .errors import RgtError
+
+READ_ONLY = {"read_only_hint": True, "destructive_hint": False, "idempotent_hint": True, "open_world_hint": False}
+
+
+def _call(fn: Callable[[], dict]) -> dict[str, Any]:
+    try:
+        return fn()
+    except RgtError as e:
+        return {"error": e.line(), "exit_code": int(e.exit_code)}
+
+
+def rgt_platforms(kb: str | None = None) -> dict[str, Any]:
+    """List the platforms rgt knows, with their variants."""
+    return _call(lambda: api.platforms(api.open_index(kb)))
+
+
+def rgt_show(node_id: str, kb: str | None = None) -> dict[str, Any]:
+    """Show one gotcha (e.g. PS2, U3), probe (kernel_log) or platform (paperspace) in full."""
+    return _call(lambda: api.show(api.open_index(kb), node_id))
+
+
+def rgt_search(text: str, limit: int = 10, kb: str | None = None) -> dict[str, Any]:
+    """Full-text search of the gotchas (titles, how users say it, symptoms, causes)."""
+    return _call(lambda: api.search(api.open_index(kb), text, limit))
+
+
+def rgt_facts(platform: str, variant: str | None = None, kb: str | None = None) -> dict[str, Any]:
+    """Typed facts of one platform: stop verb, what a stop still bills, clocks, prices."""
+    return _call(lambda: api.facts(api.open_index(kb), platform, variant))
+
+
+def rgt_compare(platforms: list[str], kb: str | None = None) -> dict[str, Any]:
+    """Facts of several platforms side by side (name a variant as platform:variant)."""
+    return _call(lambda: api.compare(api.open_index(kb), platforms))
+
+
+def rgt_plan(platform: str, hours: float, variant: str | None = None, spot: bool = False,
+             checkpoint_cost_s: float | None = None, mtbf_h: float | None = None, disk_gb: float | None = None,
+             kb: str | None = None) -> dict[str, Any]:
+    """Preflight before renting: which clock ends the job, what the stop verb destroys and bills, checkpoint cadence."""
+    from .plan import JobPlan, preflight
+
+    def go() -> dict:
+        index = api.open_index(kb)
+        profile = api.require_profile(index, platform, variant)
+        return preflight(index, profile, variant, JobPlan(hours, spot, checkpoint_cost_s, mtbf_h, disk_gb))
+    return _call(go)
+
+
+def rgt_diagnose(text: str, platform: str | None = None, variant: str | None = None,
+                 hosts: list[str] | None = None, capture: str | None = None, workdir: str | None = None,
+                 kb: str | None = None) -> dict[str, Any]:
+    """Rank the causes that fit a failure description; with hosts (ssh aliases) or a capture file,
+    run read-only probes and mark each cause confirmed, ruled_out or possible, with evidence lines."""
+    from .diagnose import transport as tr
+    from .diagnose.diagnosis import diagnose
+
+    def go() -> dict:
+        index = api.open_index(kb)
+        profile = api.require_profile(index, platform, variant) if platform else None
+        transports = [tr.CaptureTransport(capture)] if capture else [tr.SSHTransport(h) for h in hosts or []]
+        return diagnose(index, text, profile=profile, variant=variant, transports=transports, workdir=workdir)
+    return _call(go)
+
+
+def rgt_lint(kb: str | None = None) -> dict[str, Any]:
+    """Check a knowledge base; findings as file, line, code, message."""
+    from pathlib import Path
+
+    from .kb import lint
+    from .kb.parse import load_kb
+    from .kb.paths import bundled_kb
+
+    root = Path(kb) if kb else bundled_kb()
+    findings = lint.lint(load_kb(root))
+    return {"version": 1, "kind": "lint", "root": str(root), "findings": [
+        {"file": f.file, "line": f.line, "code": f.code, "severity": lint.CODES[f.code].severity, "message": f.message}
+        for f in findings]}
+
+
+# name -> (function, annotations); diagnose reaches out to hosts, so it is open-world.
+TOOLS: dict[str, tuple[Callable[..., dict], dict]] = {
+    "rgt_platforms": (rgt_platforms, READ_ONLY),
+    "rgt_show": (rgt_show, READ_ONLY),
+    "rgt_search": (rgt_search, READ_ONLY),
+    "rgt_facts": (rgt_facts, READ_ONLY),
+    "rgt_compare": (rgt_compare, READ_ONLY),
+    "rgt_plan": (rgt_plan, READ_ONLY),
+    "rgt_diagnose": (rgt_diagnose, {**READ_ONLY, "idempotent_hint": False, "open_world_hint": True}),
+    "rgt_lint": (rgt_lint, READ_ONLY),
+}
+
+
+def server():
+    from mcp.server.mcpserver import MCPServer
+    from mcp.types import ToolAnnotations
+
+    srv = MCPServer("rgt", instructions="Operating knowledge for long GPU jobs on rented machines: "
+                    "diagnose lost runs, preflight a job, look up what a platform's stop verb still bills.")
+    for name, (fn, hints) in TOOLS.items():
+        srv.add_tool(fn, name=name, annotations=ToolAnnotations(**hints))
+    return srv
