@@ -61,7 +61,7 @@ def test_facts_and_compare_are_typed(capsys, kb):
     assert r.json()["facts"]["auto_shutdown_h"] == 6
     assert r.json()["facts"]["meter_stop_irreversible"] is True
     r = run(capsys, "compare", "sample", "sample", "--kb", str(kb), "--json", "--key", "meter_stop_verb")
-    assert r.json()["platforms"] == {"sample": {"meter_stop_verb": "terminate"}}
+    assert r.json()["platforms"] == {"sample": {"meter_stop_verb": "terminate", "ends_a_run": ["auto-shutdown 6 h (settable to 24 h)"]}}
 
 
 @pytest.mark.parametrize("args,line", [

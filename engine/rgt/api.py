@@ -101,5 +101,25 @@ def compare(index: Index, slugs: list[str], keys: list[str] | None = None) -> di
         slug, _, variant = slug.partition(":")
         p = require_profile(index, slug, variant or None)
         label = f"{slug}:{variant}" if variant else slug
-        columns[label] = {k: p.facts_for(variant or None).get(k) for k in keys}
-    return _shaped("compare", keys=keys, platforms=columns, clocks=list(schema.CLOCK_KEYS))
+        facts_ = p.facts_for(variant or None)
+        columns[label] = {k: facts_.get(k) for k in keys}
+        columns[label]["ends_a_run"] = run_enders(facts_)
+    return _shaped("compare", keys=keys + ["ends_a_run"], platforms=columns, clocks=list(schema.CLOCK_KEYS))
+
+
+def run_enders(f: dict) -> list[str]:
+    """The clocks and events that can end a run on this platform, in words."""
+    out = []
+    if f.get("session_cap_h"):
+        out.append(f"session cap {f['session_cap_h']:g} h")
+    if f.get("auto_shutdown_h"):
+        top = f.get("auto_shutdown_max_h")
+        out.append(f"auto-shutdown {f['auto_shutdown_h']:g} h" + (f" (settable to {top:g} h)" if top else " (can be turned off)"))
+    if f.get("idle_timeout_h"):
+        out.append(f"idle {f['idle_timeout_h']:g} h")
+    if f.get("spot_available"):
+        grace = f.get("spot_grace")
+        out.append("spot interruption" + (f" ({grace} s notice)" if grace is not None else ""))
+    if f.get("auto_release_h"):
+        out.append(f"stopped box deleted after {f['auto_release_h']:g} h")
+    return out

@@ -7,8 +7,6 @@ from pathlib import Path
 import click
 
 from ..errors import Exit, UsageError
-from ..kb import lint as kb_lint
-from ..kb.parse import load_kb
 from ..kb.paths import bundled_kb
 from .common import json_option, kb_option
 
@@ -18,6 +16,9 @@ from .common import json_option, kb_option
 @json_option
 def lint(kb: str | None, as_json: bool) -> None:
     """Check the knowledge base: schema, sections, gotchas, IDs, links, rules and probes."""
+    from ..kb import lint as kb_lint  # the parser's imports are paid only by commands that parse
+    from ..kb.parse import load_kb
+
     root = Path(kb) if kb else bundled_kb()
     if not (root / "profiles").is_dir():
         raise UsageError(f"{root} has no profiles/ directory", hint="pass --kb DIR pointing at a knowledge-base root")

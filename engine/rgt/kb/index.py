@@ -15,10 +15,14 @@ from typing import Any
 from .. import __version__
 from ..errors import KnowledgeError
 from . import schema
-from .lint import CODES
 from .model import Gotcha, KnowledgeBase, Probe, Profile
-from .parse import load_kb
 from .paths import cache_dir, source_files
+
+
+def load_kb(root: Path) -> KnowledgeBase:
+    # markdown-it, frontmatter and ruamel cost ~75 ms to import: pay it only when (re)building
+    from .parse import load_kb as parse_all
+    return parse_all(root)
 
 # bm25 column weights for (title, aka, symptom, cause). `aka` is how users say it, so a phrase a
 # user types should count most there; a passing mention in a cause counts least.
@@ -61,6 +65,7 @@ class Index:
             if _fresh(db, root, current):
                 return cls(db, root)
             db.close()
+        from .lint import CODES
         kb = load_kb(root)
         blocking = [f for f in kb.findings if CODES[f.code].severity == "error"]
         if blocking:

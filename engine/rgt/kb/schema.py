@@ -125,6 +125,15 @@ _bool.__doc__, _num.__doc__, _int.__doc__ = "bool", "number", "int"
 _str.__doc__, _str_list.__doc__, _path_or_false.__doc__ = "string", "list of strings", "path | false"
 
 
+def _limit_bytes(v: Any) -> Any:
+    if v is None or v == "undocumented":
+        return v
+    return _int(v)
+
+
+_limit_bytes.__doc__ = "int | undocumented | null"
+
+
 def check_source(v: Any) -> dict:
     """A source is `{url: https://… | doc: <name>, checked: YYYY-MM-DD}`."""
     if not isinstance(v, dict):
@@ -191,7 +200,7 @@ FRONTMATTER: dict[str, Key] = {
     "session_cap_h": Key(_nullable(_num), "hard cap in hours on one session or job; cannot be raised"),
     "idle_timeout_h": Key(_nullable(_num), "hours of inactivity after which the session is ended"),
     "auto_release_h": Key(_nullable(_num), "hours after which a stopped box and its disks are deleted"),
-    "onstart_limit_bytes": Key(_nullable(_int), "size limit of the boot hook script; null = no boot hook"),
+    "onstart_limit_bytes": Key(_limit_bytes, "size limit of the boot hook script; `undocumented` = a hook with no published limit; null = no boot hook"),
     "sources": Key(_sources, "where the frontmatter facts come from", fact=False),
 }
 
