@@ -120,6 +120,24 @@ def test_empty_input_invents_nothing(name: str, text: str) -> None:
             f"{name}: invented {obs_name}={ob.value!r} from empty input")
 
 
+MARKED = [p for p in PAIRS if re.search(r"^rgt-done rc=\d+\s*$", p.read_text(encoding="utf-8"), re.M)]
+
+
+@pytest.mark.parametrize("out", MARKED, ids=[p.stem for p in MARKED])
+def test_marker_only_adds_readings(out: Path) -> None:
+    """A probe's closing `rgt-done rc=N` line turns "found nothing" into a reading. Output cut
+    before it (a timeout, a killed shell) may lose readings but never changes one."""
+    name = _parser_name(out)
+    text = out.read_text(encoding="utf-8")
+    cut = "\n".join(ln for ln in text.splitlines() if not re.match(r"^rgt-done rc=", ln))
+    full = {k: v.value for k, v in parsers.get(name).parse(text).items()}
+    partial = {k: v.value for k, v in parsers.get(name).parse(cut).items()}
+    _check_declared(name, parsers.get(name).parse(cut))
+    assert set(partial) <= set(full), f"{name}: {sorted(set(partial) - set(full))} only without marker"
+    for key, value in partial.items():
+        assert _same(value, full[key]), f"{key}: {value!r} without the marker, {full[key]!r} with it"
+
+
 @pytest.mark.parametrize("source", sorted(PARSERS_DIR.glob("*.py")), ids=lambda p: p.name)
 def test_parsers_run_nothing(source: Path) -> None:
     """Parsers turn text into observations: no subprocess, no shell, no transport."""

@@ -23,6 +23,21 @@ def not_run(line: str) -> bool:
     return bool(_NOT_RUN.search(line))
 
 
+# The closing line a probe prints after its tool has run: `rgt-done rc=<the tool's exit status>`.
+# It separates "ran and found nothing" (empty output is normal for fuser, pgrep, grep, sacct -n)
+# from "never ran or was cut short", which both leave no marker.
+_DONE = re.compile(r"^rgt-done rc=(\d+)\s*$")
+
+
+def done(lines: list[str]) -> tuple[int, str] | None:
+    """(exit status, line) from the probe's last `rgt-done rc=N` line; None when there is none."""
+    for ln in reversed(lines):
+        m = _DONE.match(ln.strip())
+        if m:
+            return int(m.group(1)), ln
+    return None
+
+
 def content_lines(text: str) -> list[str]:
     """The non-blank lines of `text`, without line endings."""
     return [ln.rstrip("\r\n") for ln in text.splitlines() if ln.strip()]

@@ -1,16 +1,21 @@
-"""sacct: `sacct -X -n -P --format=JobID,JobName,State,ExitCode,Elapsed,Timelimit,MaxRSS,ReqMem`.
+"""sacct: `sacct -X -n -P --format=JobID,JobName,State,ExitCode,Elapsed,Timelimit,MaxRSS,ReqMem`,
+followed by sacct's exit status as `rgt-done rc=N`.
 
 `-P` separates fields with "|" (no trailing one), `-n` drops the header, `-X` keeps one line per
 allocation. Rows come in job order, so the last row is the most recent job. State may carry a
-suffix ("CANCELLED by 1000"); only the state word is kept. Anything else (sacct missing,
-"Slurm accounting storage is disabled", no jobs) yields nothing.
+suffix ("CANCELLED by 1000"); only the state word is kept.
+
+sacct prints nothing when the user had no job in the window (the last three days). With
+`rgt-done rc=0` and no job row that is a reading: slurm_states is [] and there is no last job, so
+slurm_last_state and slurm_last_exit stay absent. Anything else without a job row (sacct missing,
+"Slurm accounting storage is disabled" with rc 1, output cut before the marker) yields nothing.
 """
 from __future__ import annotations
 
 import re
 
 from rgt.diagnose.observation import Observations
-from rgt.diagnose.parsers._common import content_lines, obs
+from rgt.diagnose.parsers._common import content_lines, done, obs
 
 OBSERVES: dict[str, str] = {
     "slurm_last_state": "str",        # e.g. TIMEOUT, OUT_OF_MEMORY, PREEMPTED, NODE_FAIL, CANCELLED
@@ -24,7 +29,8 @@ _EXIT = re.compile(r"^\d+:\d+$")
 
 def parse(text: str) -> Observations:
     rows = []
-    for ln in content_lines(text):
+    lines = content_lines(text)
+    for ln in lines:
         fields = ln.split("|")
         if len(fields) < 4 or not re.match(r"^\d", fields[0]):
             continue
@@ -33,6 +39,9 @@ def parse(text: str) -> Observations:
             continue
         rows.append((m.group(1), fields[3].strip(), ln))
     if not rows:
+        closing = done(lines)
+        if closing is not None and closing[0] == 0:
+            return {"slurm_states": obs([], closing[1])}
         return {}
     states: list[str] = []
     for state, _, _ in rows:
