@@ -80,6 +80,8 @@ def rank(index: Index, text: str, profile: Profile | None, said: dict[str, Any])
                         pass
             if "said_hours_near_clock" in reads:
                 item[1] += CLOCK_BONUS * top
+                # the duration the user named is this gotcha's clock: that alone is a real fit
+                item[2] = max(item[2], MIN_COVERAGE)
     return [(g, s, c) for g, s, c in sorted(scored, key=lambda x: -x[1])]
 
 

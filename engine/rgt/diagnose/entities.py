@@ -26,11 +26,19 @@ EXPANSIONS = {
 }
 
 
+_NUMBER_WORDS = {"an": 1, "a": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
+                 "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "fifteen": 15,
+                 "twenty": 20, "twenty-four": 24, "thirty": 30, "forty-eight": 48}
+_WORD_DURATION = re.compile(r"\b(" + "|".join(sorted(_NUMBER_WORDS, key=len, reverse=True)) + r")\s+(hours?|days?|minutes?)\b", re.I)
+
+
 def extract(text: str) -> dict[str, Any]:
     found: dict[str, Any] = {name: None for name in
                              ("said_hours", "said_exit_code", "said_xid", "said_disk_pct")}
     if m := _DURATION.search(text):
         found["said_hours"] = round(float(m.group("n")) * _UNIT_HOURS[m.group("unit").lower()], 3)
+    elif m := _WORD_DURATION.search(text):
+        found["said_hours"] = round(_NUMBER_WORDS[m.group(1).lower()] * _UNIT_HOURS[m.group(2).lower()], 3)
     if m := _EXIT.search(text):
         found["said_exit_code"] = int(m.group(1))
     elif m := _BARE_137.search(text):

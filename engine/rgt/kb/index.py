@@ -45,6 +45,8 @@ _STOP = set("a an and are as at be been but by can could did do does for from ha
             "in is it its me my no not of on or our so that the then there they this to was we were what "
             "when where which who why will with would you your after just still got get some any also "
             "very really again".split())
+# Chinese function-word pairs that say nothing about a failure ("是不是", "我的", "怎么").
+_CJK_STOP = set("不是 是不 可以 一个 这个 那个 什么 怎么 为什 么会 我的 你的 了吗 吗？ 的是 是的 就是 还是 但是 因为 所以 如果 然后 已经 一直 现在 要下".split())
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]*")
 
@@ -124,16 +126,27 @@ class Index:
         return [(r[0], r[1]) for r in rows]
 
     def coverage(self, gid: str, text: str) -> float:
-        """Share of the query's terms (words, or CJK bigrams) that this gotcha's text contains.
+        """Share of the query that this gotcha's text contains: each word counts one, and each
+        CJK character counts one when a matching bigram covers it.
 
         bm25 over an OR query rewards one rare word; coverage tells a real fit from a passing one.
         """
-        checks = [("gotcha_fts", f'"{t}"') for t in _terms(text)] + [("gotcha_cjk", f'"{b}"') for b in _bigrams(text)]
-        if not checks:
+        def hit(table: str, term: str) -> bool:
+            sql = f"SELECT 1 FROM {table} WHERE {table} MATCH ? AND id = ?"
+            return self.db.execute(sql, (f'"{term}"', gid)).fetchone() is not None
+
+        words = _terms(text)
+        total = len(words) + sum(len(run) for run in _CJK.findall(text))
+        if not total:
             return 0.0
-        hit = sum(self.db.execute(f"SELECT 1 FROM {table} WHERE {table} MATCH ? AND id = ?", (term, gid)).fetchone()
-                  is not None for table, term in checks)
-        return hit / len(checks)
+        covered = sum(hit("gotcha_fts", w) for w in words)
+        for run in _CJK.findall(text):
+            chars = [False] * len(run)
+            for i in range(len(run) - 1):
+                if run[i:i + 2] not in _CJK_STOP and hit("gotcha_cjk", run[i:i + 2]):
+                    chars[i] = chars[i + 1] = True
+            covered += sum(chars) if len(run) > 1 else hit("gotcha_cjk", run)
+        return covered / total
 
     def search(self, text: str, limit: int = 10) -> list[tuple[str, float]]:
         """Gotcha IDs ranked by FTS5 bm25 (higher is better): words, and CJK text as bigrams."""
@@ -160,7 +173,7 @@ def _bigrams(text: str) -> list[str]:
     grams = []
     for run in _CJK.findall(text):
         grams += [run] if len(run) == 1 else [run[i:i + 2] for i in range(len(run) - 1)]
-    return list(dict.fromkeys(grams))
+    return list(dict.fromkeys(g for g in grams if g not in _CJK_STOP))
 
 
 def _cjk_field(text: str) -> str:
