@@ -22,18 +22,19 @@ from .kb.paths import bundled_kb
 
 # What run_one.sh tells run_queue.sh (and the user) through its exit status; one table for the
 # templates, the docs and the tests.
-EXIT_CODES: dict[str, int] = {
-    "ok": 0,                 # the run finished and its durable copy is verified
-    "usage": 2,              # unknown cell, empty DATA_DIR, a directory that cannot be made
-    "disk_floor": 3,         # fewer free GB than disk_floor_gb: the run never started (U6)
-    "inode_floor": 4,        # fewer free inodes than inode_floor: the run never started (U7)
-    "secret_missing": 5,     # a secret named in the spec is in neither the environment nor CRED_FILE
-    "command_failed": 6,     # the job's command exited non-zero; its checkpoints stay for the resume
-    "durable_failed": 7,     # the durable copy could not be verified; the local checkpoint is kept (U33)
-    "copyout_required": 8,   # irreversible meter stop and no durable target: pull it off the box first
-    "busy": 9,               # another run_one.sh holds this cell
-    "stopped": 10,           # a stop was requested (STOP file, Slurm USR1, SIGTERM); rerun resumes
+EXIT: dict[str, tuple[int, str]] = {
+    "ok": (0, "the run finished and its durable copy is verified"),
+    "usage": (2, "unknown cell, empty DATA_DIR, or a directory that cannot be made"),
+    "disk_floor": (3, "DISK_GATE_ABORT: fewer free GB than disk_floor_gb, run not started (U6)"),
+    "inode_floor": (4, "INODE_GATE_ABORT: fewer free inodes than inode_floor, run not started (U7)"),
+    "secret_missing": (5, "a secret the spec names is in neither the environment nor CRED_FILE"),
+    "command_failed": (6, "the command exited non-zero; its checkpoints stay for the resume"),
+    "durable_failed": (7, "durable copy not verified; the local checkpoint is kept (U33)"),
+    "copyout_required": (8, "COPY-OUT REQUIRED: the only copy is on a box the meter stop deletes"),
+    "busy": (9, "another run_one.sh holds this cell"),
+    "stopped": (10, "a stop was requested (STOP file, Slurm USR1, SIGTERM); the next start resumes"),
 }
+EXIT_CODES: dict[str, int] = {name: code for name, (code, _) in EXIT.items()}
 
 JOB_KEYS = ("name", "command", "workdir", "checkpoint_dir", "checkpoint_pattern", "durable", "queue",
             "disk_floor_gb", "inode_floor", "secrets", "detach", "slurm", "kubernetes")
@@ -72,7 +73,9 @@ def shell_word(value: Any, expand: bool = False) -> str:
     if isinstance(value, bool):
         text = "true" if value else "false"
     if not expand or ("$" not in text and not text.startswith("~")):
-        return shlex.quote(text)
+        quoted = shlex.quote(text)
+        # Always quoted, even a safe word, so `DETACH='nohup'` reads as data to people and shellcheck.
+        return quoted if quoted.startswith("'") else f"'{quoted}'"
     if text == "~" or text.startswith("~/"):
         text = "${HOME}" + text[1:]
     out, pos = ['"'], 0
@@ -191,7 +194,7 @@ class _Checker:
         return v
 
     def number(self, data: dict, key: str, label: str, default: float, *, integer: bool = False,
-               minimum: float = 0) -> Any:
+               minimum: float = 0, maximum: float = 10**15) -> Any:
         if key not in data or data[key] is None:
             return default
         v = data[key]
@@ -202,6 +205,8 @@ class _Checker:
             raise self.fail(label, f"must be {kind}", v)
         if v < minimum:
             raise self.fail(label, f"must be at least {minimum:g}", v)
+        if v > maximum:
+            raise self.fail(label, f"must be at most {maximum:g}", v)
         return v
 
     def mapping(self, data: dict, key: str, label: str, allowed: tuple[str, ...]) -> dict:
@@ -288,7 +293,7 @@ def parse_job(data: Any, where: str = "job.yaml") -> JobSpec:
     job = JobSpec(
         name=name, command=command, checkpoint_pattern=pattern, workdir=workdir, checkpoint_dir=ckpt_dir,
         durable=durable, queue=queue,
-        disk_floor_gb=c.number(data, "disk_floor_gb", "disk_floor_gb", 10),
+        disk_floor_gb=c.number(data, "disk_floor_gb", "disk_floor_gb", 10, maximum=10**9),
         inode_floor=c.number(data, "inode_floor", "inode_floor", 10000, integer=True),
         secrets=list(secrets), detach=detach,
         slurm=_parse_slurm(c, c.mapping(data, "slurm", "slurm", SLURM_KEYS)),
@@ -462,6 +467,7 @@ def render_profile(profile: Profile, variant: str | None, job: JobSpec, kb_root:
         "platform": profile.slug, "variant": variant, "profile_file": profile.file,
         "ov": ov, "job": job, "slug": job.slug, "cells": cells, "exit": EXIT_CODES,
         "detach": detach, "verb": verb, "irreversible": irreversible, "copyout_gate": copyout_gate,
+        "exit_help": {code: text for code, text in EXIT.values()},
         "ckpt_abs": ckpt_abs, "durable_word": durable_word,
         "disk_floor_kb": int(round(job.disk_floor_gb * 1024 * 1024)),
         "onstart_limit": onstart_limit,
@@ -471,6 +477,7 @@ def render_profile(profile: Profile, variant: str | None, job: JobSpec, kb_root:
         loader=jinja2.FileSystemLoader(str(_kb_dir(kb_root, "templates"))),
         undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True,
         trim_blocks=True, lstrip_blocks=True,
+        comment_start_string="{##", comment_end_string="##}",  # bash has `${#array[@]}`
     )
     env.filters["q"] = _q_filter
     env.filters["yq"] = yaml_scalar
@@ -480,7 +487,7 @@ def render_profile(profile: Profile, variant: str | None, job: JobSpec, kb_root:
     files["run_queue.sh"] = env.get_template("run_queue.sh.j2").render(ctx)
     if onstart_limit is not None:
         text = env.get_template("onstart.sh.j2").render(ctx)
-        if len(text.encode()) > onstart_limit:
+        if isinstance(onstart_limit, int) and not isinstance(onstart_limit, bool) and len(text.encode()) > onstart_limit:
             raise UsageError(f"rendered onstart.sh is {len(text.encode())} bytes, over the platform's "
                              f"onstart_limit_bytes {onstart_limit}", where=profile.file)
         files["onstart.sh"] = text
@@ -492,10 +499,7 @@ def render_profile(profile: Profile, variant: str | None, job: JobSpec, kb_root:
         if missing:
             raise UsageError(f"`kubernetes.{missing[0]}` is required to render for {profile.slug}", where=job.source,
                              hint="see docs/job-spec.md, section kubernetes")
-        mount = k.get("mount_path") or ov["DATA_DIR"]
-        if not mount.startswith("/") or "$" in mount:
-            raise UsageError(f"`kubernetes.mount_path` is required: DATA_DIR `{ov['DATA_DIR']}` is not a plain "
-                             "absolute path to mount the volume at", where=job.source)
+        mount = _k8s_mount(k.get("mount_path") or "", ov, job.source)
         k8s_name = re.sub(r"[^a-z0-9-]+", "-", job.slug.lower()).strip("-")[:50].strip("-") or "job"
         files["k8s-job.yaml"] = env.get_template("k8s-job.yaml.j2").render(
             {**ctx, "k8s": k, "k8s_name": k8s_name, "mount_path": mount,
@@ -503,6 +507,29 @@ def render_profile(profile: Profile, variant: str | None, job: JobSpec, kb_root:
              "scripts": {"run_one.sh": files["run_one.sh"], "run_queue.sh": files["run_queue.sh"]}})
     files["verify_local.py"] = (_kb_dir(kb_root, "scripts") / "verify_local.py").read_text(encoding="utf-8")
     return files
+
+
+def _plain_abs(path: str) -> bool:
+    return path.startswith("/") and "$" not in path
+
+
+def _k8s_mount(given: str, ov: dict[str, str], source: str) -> str:
+    """Where the PersistentVolumeClaim goes: a directory holding DATA_DIR (and DURABLE_DIR when it
+    is set), so the checkpoints are on the volume and a retried pod finds them."""
+    data, durable = ov["DATA_DIR"], ov["DURABLE_DIR"]
+    if not _plain_abs(data):
+        raise UsageError(f"DATA_DIR `{data}` is not a plain absolute path a volume can be mounted at",
+                         where=source, hint="set kubernetes.mount_path and a literal DATA_DIR")
+    if not given:
+        paths = [data] + ([durable] if _plain_abs(durable) else [])
+        common = os.path.commonpath(paths)
+        return common if common != "/" else data
+    inside = os.path.commonpath([given, data]) == os.path.normpath(given)
+    if not inside:
+        raise UsageError(f"`kubernetes.mount_path` {given} does not contain the profile's DATA_DIR {data}; "
+                         "the checkpoints would not be on the volume", where=source,
+                         hint="leave mount_path out to mount the volume above DATA_DIR")
+    return given
 
 
 def write(files: dict[str, str], out_dir: str | Path) -> list[dict]:

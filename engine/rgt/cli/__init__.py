@@ -6,7 +6,7 @@ import sys
 import click
 
 from ..errors import Exit, RgtError
-from . import diagnose, lint as lint_cmd, mcp, plan, query
+from . import diagnose, lint as lint_cmd, mcp, plan, query, render
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -20,7 +20,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 # Command modules import their heavy dependencies (paramiko, jinja2) inside the command body,
 # so `rgt show` does not pay for SSH.
-for module in (lint_cmd, query, diagnose, plan, mcp):
+for module in (lint_cmd, query, diagnose, plan, render, mcp):
     for command in module.COMMANDS:
         cli.add_command(command)
 

@@ -1,0 +1,143 @@
+"""A box in a temp dir for the render tests: a profile whose section 8 points into it, a fake
+training command, and helpers that run the rendered scripts with real bash."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+from rgt.kb import schema
+from rgt.kb.model import Override, Profile
+from rgt.render import parse_job, render_profile
+
+# A training stand-in: STEPS steps, one checkpoint per step written the way the contract asks
+# (tmp, then rename, then the .sha256 sidecar), resuming from $RGT_RESUME, stopping at a step
+# boundary when $RGT_STOP_FILE appears. Every start is recorded in starts.txt.
+FAKE_TRAIN = r"""#!/usr/bin/env bash
+set -u
+steps=${1:-3}
+delay=${FAST:+0}
+delay=${delay:-${2:-0}}
+out=$RGT_CKPT_DIR
+start=0
+if [ -n "${RGT_RESUME:-}" ]; then
+  start=$(head -n 1 "$RGT_RESUME")
+  echo "resumed from $RGT_RESUME at step $start"
+else
+  echo "fresh start at step 0"
+fi
+echo "$start" >>"$out/starts.txt"
+s=$start
+while [ "$s" -lt "$steps" ]; do
+  s=$((s + 1))
+  sleep "$delay"
+  printf '%s\n%s\n' "$s" "payload for step $s of cell ${RGT_CELL}" >"$out/step_$s.pt.tmp"
+  mv "$out/step_$s.pt.tmp" "$out/step_$s.pt"
+  sha256sum "$out/step_$s.pt" >"$out/step_$s.pt.sha256"
+  echo "step $s"
+  if [ -e "$RGT_STOP_FILE" ]; then
+    echo "stop requested; saved step $s"
+    exit 0
+  fi
+done
+printf 'final\n' >"$out/best.pth"
+echo "done at step $s"
+"""
+
+
+def box_profile(root: Path, *, slug: str = "testbox", durable_dir: str = "", irreversible: bool = True,
+                prune: str = "latest.pth *.tmp", cred_file: str = "", proxy_hook: str = "",
+                detach: str = "nohup", onstart_limit: int | None = None, detach_primitive: str = "tmux",
+                hf_endpoint: str = "", verb: str = "destroy") -> Profile:
+    values = {
+        "DATA_DIR": str(root / "data"), "DURABLE_DIR": durable_dir, "HF_HOME": str(root / "data" / "hf"),
+        "HF_ENDPOINT": hf_endpoint, "PROXY_HOOK": proxy_hook, "PY": "python3", "DETACH": detach,
+        "CRED_FILE": cred_file, "PRUNE": prune,
+    }
+    assert set(values) == set(schema.OVERRIDE_KEYS)
+    facts = {"kind": "ssh-rental", "meter_stop_verb": verb, "meter_stop_irreversible": irreversible,
+             "detach_primitive": detach_primitive, "onstart_limit_bytes": onstart_limit}
+    return Profile(slug=slug, name=slug, file=f"profiles/{slug}.md", line=1, kind="ssh-rental", prefixes=["GEN"],
+                   facts=facts, variants={}, sources=[], sections=[],
+                   overrides={"default": {k: Override(v, "test", i + 1) for i, (k, v) in enumerate(values.items())}})
+
+
+def job(root: Path, **over) -> object:
+    data = {
+        "name": "test job",
+        "command": f"bash {root / 'fake_train.sh'} {{args}}",
+        "checkpoint_pattern": "step_*.pt",
+        "durable": str(root / "durable"),
+        "queue": [{"name": "a", "args": "2"}, {"name": "b", "args": "3"}],
+        "disk_floor_gb": 0, "inode_floor": 0,
+    }
+    data.update(over)
+    return parse_job({k: v for k, v in data.items() if v is not None}, str(root / "job.yaml"))
+
+
+def render_box(root: Path, profile: Profile | None = None, out: str = "out", **job_over) -> Path:
+    (root / "fake_train.sh").write_text(FAKE_TRAIN)
+    profile = profile or box_profile(root)
+    files = render_profile(profile, None, job(root, **job_over))
+    out_dir = root / out
+    out_dir.mkdir(exist_ok=True)
+    for name, text in files.items():
+        (out_dir / name).write_text(text)
+    return out_dir
+
+
+def env(root: Path, **extra: str) -> dict:
+    e = {k: v for k, v in os.environ.items() if k not in ("WANDB_API_KEY", "FAST", "HF_ENDPOINT", "HF_HOME")}
+    e.update(HOME=str(root / "home"), **extra)
+    return e
+
+
+def run(script: Path, *args: str, root: Path, timeout: float = 30, input: str | None = None,
+        **extra: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["bash", str(script), *args], cwd=root, env=env(root, **extra), text=True,
+                          capture_output=True, timeout=timeout, input=input)
+
+
+def start(script: Path, *args: str, root: Path, **extra: str) -> subprocess.Popen:
+    """Start a script in its own process group, so a test can kill -9 the whole tree."""
+    return subprocess.Popen(["bash", str(script), *args], cwd=root, env=env(root, **extra), text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def kill_tree(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.communicate(timeout=10)  # reaps it and closes the pipe
+
+
+def wait_for(predicate, timeout: float = 15, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def run_root(root: Path, name: str = "test-job") -> Path:
+    return root / "data" / name
+
+
+def procs_running(marker: str, script: str) -> list[int]:
+    """Pids of bash processes running SCRIPT from a path containing MARKER."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        text = [a.decode(errors="replace") for a in argv]
+        if any(script in a and marker in a for a in text):
+            pids.append(int(entry.name))
+    return pids

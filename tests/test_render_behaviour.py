@@ -1,0 +1,372 @@
+"""The rendered scripts, run with real bash in a temp dir against a fake training command that writes
+numbered checkpoints atomically (tests/boxkit.py): resume after kill -9, the verified durable copy,
+the space gates, quoting, secrets, the copy-out gate, the boot hook and the Slurm trap."""
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from rgt.render import EXIT_CODES as EXIT
+
+import boxkit
+from boxkit import box_profile, kill_tree, render_box, run, run_root, start, wait_for
+
+VERIFY = Path(__file__).resolve().parent.parent / "scripts" / "verify_local.py"
+
+
+def starts(root: Path, cell: str) -> list[int]:
+    f = run_root(root) / "checkpoints" / cell / "starts.txt"
+    return [int(x) for x in f.read_text().split()] if f.exists() else []
+
+
+def ckpts(root: Path, cell: str) -> list[str]:
+    d = run_root(root) / "checkpoints" / cell
+    return sorted(p.name for p in d.glob("step_*.pt"))
+
+
+def verify(*dirs: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(VERIFY), *map(str, dirs)], capture_output=True, text=True)
+
+
+def test_queue_runs_every_cell_copies_verifies_and_prunes(tmp_path):
+    out = render_box(tmp_path, box_profile(tmp_path, prune="step_*.pt *.tmp"))
+    r = run(out / "run_queue.sh", root=tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.splitlines()[-1].endswith("QUEUE DONE ok=2 failed=0 skipped=0")
+    for cell, last in (("a", 2), ("b", 3)):
+        dst = tmp_path / "durable" / cell
+        assert f"DURABLE OK {cell} -> {dst}" in r.stdout
+        assert {p.name for p in dst.iterdir()} == {f"step_{last}.pt", f"step_{last}.pt.sha256", "best.pth",
+                                                   "starts.txt", "MANIFEST.sha256", "MANIFEST.sizes"}
+        assert subprocess.run(["sha256sum", "-c", "MANIFEST.sha256"], cwd=dst, capture_output=True).returncode == 0
+        assert ckpts(tmp_path, cell) == []  # rolling checkpoints pruned only after the verified copy
+        assert (run_root(tmp_path) / "state" / f"{cell}.done").exists()
+        log = (run_root(tmp_path) / "logs" / f"{cell}.log").read_text()
+        assert log.index("DURABLE OK") < log.index("pruned step_")
+    v = verify(tmp_path / "durable")
+    assert v.returncode == 0 and v.stdout.splitlines()[-1] == "VERIFIED 8 file(s) in 2 manifest(s)"
+    (tmp_path / "durable" / "b" / "step_3.pt").write_text("3\ncorrupted\n")
+    v = verify(tmp_path / "durable")
+    assert v.returncode == 1 and sum(line.startswith(("SHA256", "SIZE")) for line in v.stdout.splitlines()) == 1
+
+    again = run(out / "run_queue.sh", root=tmp_path)  # a rerun skips both and runs nothing
+    assert again.returncode == 0
+    assert again.stdout.splitlines()[-1].endswith("QUEUE DONE ok=0 failed=0 skipped=2")
+    assert starts(tmp_path, "a") == [0] and starts(tmp_path, "b") == [0]
+
+
+def test_kill_9_mid_cell_then_rerun_skips_done_cells_and_resumes_from_last_complete_checkpoint(tmp_path):
+    out = render_box(tmp_path, queue=[{"name": "a", "args": "2"}, {"name": "b", "args": "40 0.1"},
+                                      {"name": "c", "args": "2"}])
+    ckdir = run_root(tmp_path) / "checkpoints" / "b"
+    proc = start(out / "run_queue.sh", root=tmp_path)
+    wait_for(lambda: (ckdir / "step_4.pt.sha256").exists(), what="cell b's fourth checkpoint")
+    kill_tree(proc)  # SIGKILL to the queue, run_one.sh and the command: no trap runs
+    last = max(int(p.name[5:-10]) for p in ckdir.glob("step_*.pt.sha256"))
+    assert 4 <= last < 40
+    # The kill can leave a half-written save; add the kinds of debris a crash leaves behind.
+    (ckdir / f"step_{last + 1}.pt.tmp").write_text("half")
+    (ckdir / f"step_{last + 50}.pt").write_text(f"{last + 50}\n")  # renamed, sidecar never written
+    (ckdir / f"step_{last + 60}.pt").write_text(f"{last + 60}\n")  # sidecar that does not match
+    (ckdir / f"step_{last + 60}.pt.sha256").write_text("0" * 64 + "  step.pt\n")
+    assert (run_root(tmp_path) / "state" / "queue.lock").exists()  # stale lock of the dead runner
+
+    r = run(out / "run_queue.sh", root=tmp_path, FAST="1")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "SKIP a: done in an earlier run" in r.stdout
+    assert r.stdout.splitlines()[-1].endswith("QUEUE DONE ok=2 failed=0 skipped=1")
+    assert starts(tmp_path, "a") == [0]                 # a was not run again
+    assert starts(tmp_path, "b") == [0, last]           # b resumed from its last complete checkpoint
+    assert starts(tmp_path, "c") == [0]
+    log = (run_root(tmp_path) / "logs" / "b.log").read_text()
+    assert f"resuming from {ckdir}/step_{last}.pt" in log
+    assert f"skipping incomplete checkpoint step_{last + 60}.pt" in log
+    assert f"skipping incomplete checkpoint step_{last + 50}.pt" in log
+    assert f"removed unfinished step_{last + 1}.pt.tmp" in log
+    assert (tmp_path / "durable" / "b" / "step_40.pt").exists()
+
+
+def test_a_failing_cell_does_not_stop_the_rest_and_is_retried_on_rerun(tmp_path):
+    out = render_box(tmp_path, command=f"test -e {tmp_path}/fixed || [ {{cell}} != a ] || exit 3; "
+                                       f"bash {tmp_path}/fake_train.sh {{args}}")
+    r = run(out / "run_queue.sh", root=tmp_path)
+    assert r.returncode == 1
+    assert "CELL FAILED a: exit 6" in r.stdout and "CELL OK b" in r.stdout
+    assert r.stdout.splitlines()[-1].endswith("QUEUE DONE ok=1 failed=1 skipped=0")
+    assert "the command exited 3" in (run_root(tmp_path) / "state" / "a.failed").read_text()
+    (tmp_path / "fixed").touch()
+    r = run(out / "run_queue.sh", root=tmp_path)
+    assert r.returncode == 0 and r.stdout.splitlines()[-1].endswith("QUEUE DONE ok=1 failed=0 skipped=1")
+    assert not (run_root(tmp_path) / "state" / "a.failed").exists()
+
+
+@pytest.mark.parametrize("how", ["parent-is-a-file", "disk-full", "copy-lies"])
+def test_durable_copy_that_fails_prints_no_success_and_keeps_the_local_checkpoint(tmp_path, how):
+    extra = {}
+    durable = tmp_path / "durable"
+    if how == "parent-is-a-file":  # mkdir -p fails: ENOTDIR, as on a missing or wrong mount
+        (tmp_path / "x").mkdir()
+        (tmp_path / "x" / "file").write_text("not a directory")
+        durable = tmp_path / "x" / "file" / "sub"
+    elif how == "disk-full":  # every write to the copy fails with ENOSPC, like a full volume
+        for cell, last in (("a", 2), ("b", 3)):
+            (durable / cell).mkdir(parents=True)
+            os.symlink("/dev/full", durable / cell / f".step_{last}.pt.rgt-tmp")
+    else:  # cp exits 0 but writes a short file (U33): only the comparison can catch it
+        bindir = tmp_path / "bin"
+        bindir.mkdir()
+        (bindir / "cp").write_text('#!/bin/bash\nsrc=${@: -2:1}; dst=${@: -1}\nhead -c 3 "$src" >"$dst"\n')
+        (bindir / "cp").chmod(0o755)
+        extra["PATH"] = f"{bindir}:{os.environ['PATH']}"
+    out = render_box(tmp_path, box_profile(tmp_path, prune="step_*.pt"), durable=str(durable))
+    r = run(out / "run_queue.sh", root=tmp_path, **extra)
+    assert r.returncode == 1, r.stdout
+    assert "DURABLE OK" not in r.stdout
+    assert r.stdout.splitlines()[-1].endswith("QUEUE DONE ok=0 failed=2 skipped=0")
+    for cell, last in (("a", 2), ("b", 3)):
+        assert f"CELL FAILED {cell}: exit {EXIT['durable_failed']}" in r.stdout
+        failed = (run_root(tmp_path) / "state" / f"{cell}.failed").read_text()
+        assert "DURABLE FAIL" in failed and "local checkpoint kept" in failed
+        assert f"step_{last}.pt" in ckpts(tmp_path, cell)  # nothing pruned
+        assert not (run_root(tmp_path) / "state" / f"{cell}.done").exists()
+    log = (run_root(tmp_path) / "logs" / "b.log").read_text()
+    reason = {"parent-is-a-file": "Not a directory", "disk-full": "No space left on device",
+              "copy-lies": "size mismatch for"}[how]
+    assert reason in log
+
+    # Fix the target and rerun: only the copy is retried, the command does not run again.
+    if how == "parent-is-a-file":
+        (tmp_path / "x" / "file").unlink()
+    elif how == "disk-full":
+        for p in durable.glob("*/.*.rgt-tmp"):
+            p.unlink()
+    r = run(out / "run_queue.sh", root=tmp_path)
+    assert r.returncode == 0, r.stdout
+    assert r.stdout.splitlines()[-1].endswith("QUEUE DONE ok=2 failed=0 skipped=0")
+    assert "retrying the durable copy only" in r.stdout
+    assert starts(tmp_path, "a") == [0] and starts(tmp_path, "b") == [0]
+    assert verify(durable).returncode == 0
+
+
+@pytest.mark.parametrize("floor,code,word", [
+    ({"disk_floor_gb": 10**9}, "disk_floor", "DISK_GATE_ABORT"),
+    ({"inode_floor": 10**15}, "inode_floor", "INODE_GATE_ABORT"),
+])
+def test_space_gate_aborts_before_the_run(tmp_path, floor, code, word):
+    if code == "inode_floor":
+        line = subprocess.run(["df", "-P", "-i", str(tmp_path)], capture_output=True, text=True).stdout.splitlines()[-1]
+        if not line.split()[3].isdigit():
+            pytest.skip("this filesystem reports no inode counts")
+    out = render_box(tmp_path, **floor)
+    r = run(out / "run_one.sh", "a", root=tmp_path)
+    assert r.returncode == EXIT[code]
+    log = (run_root(tmp_path) / "logs" / "a.log").read_text()
+    assert word in log and "run not started" in log
+    assert starts(tmp_path, "a") == [] and "START a" not in log
+    q = run(out / "run_queue.sh", root=tmp_path)
+    assert q.returncode == 1 and f"CELL FAILED a: exit {EXIT[code]}" in q.stdout
+
+
+def test_name_and_command_with_shell_metacharacters_are_inert_and_exact(tmp_path):
+    pwned = tmp_path / "pwned"
+    name = f"""my "job" 'x' $(touch {pwned}) `touch {pwned}2` ${{HOME}} ; rm -rf /nonexistent &"""
+    command = (f"""printf '[%s]' "a  b" 'c"d' '$(touch {pwned}3)' "it's" > "$RGT_CKPT_DIR/argv.txt"; """
+               f"""echo "$(echo sub)" `echo tick` > "$RGT_CKPT_DIR/expanded.txt"; bash {tmp_path}/fake_train.sh 1""")
+    out = render_box(tmp_path, name=name, command=command, queue=[{"name": "a", "args": ""}])
+    for f in out.iterdir():
+        text = f.read_text()
+        if f.suffix == ".sh":
+            assert subprocess.run(["bash", "-n", str(f)]).returncode == 0
+    r = run(out / "run_queue.sh", root=tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    slug_dir = next((tmp_path / "data").iterdir())
+    ck = slug_dir / "checkpoints" / "a"
+    assert (ck / "argv.txt").read_text() == f"""[a  b][c"d][$(touch {pwned}3)][it's]"""
+    assert (ck / "expanded.txt").read_text() == "sub tick\n"  # the command runs exactly as written
+    assert not pwned.exists() and not Path(f"{pwned}2").exists() and not Path(f"{pwned}3").exists()
+    assert f"=== {name}, cell a" in r.stdout  # the name is printed verbatim, never run
+    del text
+
+
+def test_secrets_from_env_file_or_stdin_never_in_files_or_logs(tmp_path):
+    value = "s3cr3t-value-42"
+    digest = hashlib.sha256(value.encode()).hexdigest()  # the command checks the key without naming it
+    check = (f'[ "$(printf %s "$WANDB_API_KEY" | sha256sum | cut -d" " -f1)" = {digest} ] && '
+             f'echo key-ok >"$RGT_CKPT_DIR/key.txt"; bash {tmp_path}/fake_train.sh 1')
+    out = render_box(tmp_path, command=check, secrets=["WANDB_API_KEY"], queue=[{"name": "a"}])
+
+    missing = run(out / "run_queue.sh", root=tmp_path)
+    assert missing.returncode == EXIT["secret_missing"]
+    assert "SECRET MISSING: WANDB_API_KEY is not set" in missing.stdout
+    assert starts(tmp_path, "a") == []  # nothing ran
+    assert run(out / "run_one.sh", "a", root=tmp_path).returncode == EXIT["secret_missing"]
+
+    r = run(out / "run_queue.sh", root=tmp_path, WANDB_API_KEY=value)
+    assert r.returncode == 0, r.stdout
+    assert (run_root(tmp_path) / "checkpoints" / "a" / "key.txt").read_text() == "key-ok\n"
+
+    for p in (run_root(tmp_path) / "state").glob("*"):
+        p.unlink() if p.is_file() else None
+    r = run(out / "run_queue.sh", "--secrets-stdin", root=tmp_path, input=f"OTHER=x\nWANDB_API_KEY={value}\n")
+    assert r.returncode == 0, r.stdout
+
+    cred = tmp_path / "cred"
+    cred.write_text(f"export OTHER=1\nWANDB_API_KEY='{value}'\n")
+    cred.chmod(0o600)
+    out2 = render_box(tmp_path, box_profile(tmp_path, cred_file=str(cred)), out="out2", command=check,
+                      secrets=["WANDB_API_KEY"], queue=[{"name": "a2"}])
+    r = run(out2 / "run_queue.sh", root=tmp_path)
+    assert r.returncode == 0, r.stdout
+    assert (run_root(tmp_path) / "checkpoints" / "a2" / "key.txt").read_text() == "key-ok\n"
+
+    for f in list(out.iterdir()) + list(out2.iterdir()) + [p for p in (tmp_path / "data").rglob("*") if p.is_file()]:
+        assert value not in f.read_text(errors="replace"), f
+
+
+def test_copy_out_gate_when_the_only_copy_dies_with_the_meter_stop(tmp_path):
+    out = render_box(tmp_path, box_profile(tmp_path, irreversible=True, prune="step_*.pt"), durable="")
+    r = run(out / "run_queue.sh", root=tmp_path)
+    assert r.returncode == 1
+    assert "DURABLE OK" not in r.stdout
+    assert "COPY-OUT REQUIRED before destroy" in r.stdout
+    assert r.stdout.splitlines()[-1].endswith("QUEUE DONE ok=0 failed=2 skipped=0")
+    ck = run_root(tmp_path) / "checkpoints" / "b"
+    assert ckpts(tmp_path, "b") == ["step_1.pt", "step_2.pt", "step_3.pt"]  # nothing pruned
+    assert verify(ck).returncode == 0  # the manifest is ready for the pull
+    r = run(out / "run_queue.sh", root=tmp_path)  # a rerun does not train again
+    assert starts(tmp_path, "b") == [0] and "COPY-OUT REQUIRED" in r.stdout
+
+    (tmp_path / "keep").mkdir()
+    out = render_box(tmp_path / "keep", box_profile(tmp_path / "keep", irreversible=False, verb="shut-down"), durable="")
+    r = run(out / "run_queue.sh", root=tmp_path / "keep")
+    assert r.returncode == 0 and "COPY-OUT" not in r.stdout and "LOCAL ONLY b" in r.stdout
+
+
+def test_profile_values_reach_the_command_and_empty_stays_empty(tmp_path):
+    hook = 'export VIA_HOOK="proxy on"; export HF_HUB_DISABLE_XET=1'
+    show = (f'printf "%s|" "$VIA_HOOK" "${{HF_ENDPOINT-unset}}" "$HF_HOME" "$PYTHONUNBUFFERED" "$PY" "$SEED" '
+            f'> "$RGT_CKPT_DIR/env.txt"; bash {tmp_path}/fake_train.sh 1')
+    out = render_box(tmp_path, box_profile(tmp_path, proxy_hook=hook), command=show,
+                     queue=[{"name": "a", "env": {"SEED": "7"}}])
+    r = run(out / "run_queue.sh", root=tmp_path, HF_ENDPOINT_X="x")
+    assert r.returncode == 0, r.stdout
+    env_line = (run_root(tmp_path) / "checkpoints" / "a" / "env.txt").read_text()
+    assert env_line == f"proxy on|unset|{tmp_path}/data/hf|1|python3|7|"
+    assert "\nHF_ENDPOINT=''\n" in (out / "run_one.sh").read_text()
+
+
+def test_boot_hook_relaunches_once_and_resumes(tmp_path):
+    profile = box_profile(tmp_path, onstart_limit=16384, detach="onstart")
+    out = render_box(tmp_path, profile, queue=[{"name": "a", "args": "40 0.1"}])
+    assert (out / "onstart.sh").stat().st_size <= 16384
+    ckdir = run_root(tmp_path) / "checkpoints" / "a"
+    first = run(out / "onstart.sh", root=tmp_path)
+    assert first.returncode == 0 and "queue started" in first.stdout
+    try:
+        wait_for(lambda: (ckdir / "step_2.pt.sha256").exists(), what="first checkpoints")
+        second = run(out / "onstart.sh", root=tmp_path)  # e.g. the hook fired twice
+        assert second.returncode == 0 and "queue already running" in second.stdout
+        time.sleep(0.3)
+        runners = boxkit.procs_running(str(out), "run_queue.sh")
+        assert len(runners) == 1, runners
+        detach = run(out / "run_queue.sh", "--detach", root=tmp_path)
+        assert "QUEUE ALREADY RUNNING" in detach.stdout
+        # A container restart: everything dies at once, then the hook runs again.
+        for pid in boxkit.procs_running(str(tmp_path), ""):
+            if pid != os.getpid():
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        wait_for(lambda: not boxkit.procs_running(str(out), "run_queue.sh"), what="the kill")
+        last = max(int(p.name[5:-10]) for p in ckdir.glob("step_*.pt.sha256"))
+        third = run(out / "onstart.sh", root=tmp_path, FAST="1")
+        assert "queue started" in third.stdout
+        qlog = run_root(tmp_path) / "logs" / "queue.log"
+        wait_for(lambda: "QUEUE DONE" in qlog.read_text(), what="the relaunched queue to finish")
+        assert qlog.read_text().splitlines()[-1].endswith("QUEUE DONE ok=1 failed=0 skipped=0")
+        assert starts(tmp_path, "a") == [0, last]
+    finally:
+        for pid in boxkit.procs_running(str(tmp_path), ""):
+            if pid != os.getpid():
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+
+
+def test_slurm_usr1_sets_the_flag_checkpoints_and_requeues(tmp_path):
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    (bindir / "scontrol").write_text(f'#!/bin/bash\necho "$@" >>{tmp_path}/scontrol.calls\n')
+    (bindir / "scontrol").chmod(0o755)
+    profile = box_profile(tmp_path, slug="slurm", detach="sbatch", detach_primitive="sbatch", irreversible=False)
+    out = render_box(tmp_path, profile, queue=[{"name": "a", "args": "40 0.1"}, {"name": "b", "args": "2"}])
+    senv = {"PATH": f"{bindir}:{os.environ['PATH']}", "SLURM_JOB_ID": "4242", "SLURM_SUBMIT_DIR": str(out)}
+    ckdir = run_root(tmp_path, "test-job") / "checkpoints" / "a"
+    proc = start(out / "job.sbatch", root=tmp_path, **senv)
+    try:
+        wait_for(lambda: (ckdir / "step_3.pt.sha256").exists(), what="checkpoints before the warning")
+        os.kill(proc.pid, signal.SIGUSR1)  # what --signal=B:USR1@N delivers to the batch shell
+        output, _ = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            kill_tree(proc)
+    assert proc.returncode == EXIT["stopped"], output
+    assert "USR1, the time limit is near" in output and "QUEUE STOPPED ok=0 failed=0 skipped=0 pending=2" in output
+    assert (tmp_path / "scontrol.calls").read_text() == "requeue 4242\n"
+    stopped_at = max(int(p.name[5:-10]) for p in ckdir.glob("step_*.pt.sha256"))
+    assert stopped_at < 40 and not (run_root(tmp_path) / "state" / "a.done").exists()
+
+    # The requeued job starts the same script again: it resumes, finishes, and does not requeue.
+    r = run(out / "job.sbatch", root=tmp_path, FAST="1", SLURM_RESTART_COUNT="1", **senv)
+    assert r.returncode == 0, r.stdout
+    assert "restart 1" in r.stdout and r.stdout.splitlines()[-1].endswith("QUEUE DONE ok=2 failed=0 skipped=0")
+    assert starts(tmp_path, "a") == [0, stopped_at]
+    assert (tmp_path / "scontrol.calls").read_text() == "requeue 4242\n"
+
+
+def test_sigterm_to_the_queue_stops_the_cell_for_a_resume(tmp_path):
+    out = render_box(tmp_path, queue=[{"name": "a", "args": "40 0.1"}])
+    ckdir = run_root(tmp_path) / "checkpoints" / "a"
+    proc = start(out / "run_queue.sh", root=tmp_path)
+    try:
+        wait_for(lambda: (ckdir / "step_2.pt.sha256").exists(), what="checkpoints")
+        os.kill(proc.pid, signal.SIGTERM)  # what Kubernetes sends PID 1 on deletion or preemption
+        output, _ = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            kill_tree(proc)
+    assert proc.returncode == EXIT["stopped"], output
+    assert "STOPPED a on request" in output and "QUEUE STOPPED" in output
+    r = run(out / "run_queue.sh", root=tmp_path, FAST="1")
+    assert r.returncode == 0 and starts(tmp_path, "a")[0] == 0 and starts(tmp_path, "a")[1] >= 2
+
+
+@pytest.mark.parametrize("mode", ["nohup", "tmux"])
+def test_detach_returns_at_once_and_the_queue_finishes(tmp_path, mode):
+    if mode == "tmux" and not shutil.which("tmux"):
+        pytest.skip("tmux is not installed")
+    sock = tmp_path / "tmux"  # a private tmux server, not the user's
+    sock.mkdir()
+    out = render_box(tmp_path, box_profile(tmp_path, detach=mode), queue=[{"name": "a", "args": "3 0.1"}])
+    try:
+        r = run(out / "run_queue.sh", "--detach", root=tmp_path, TMUX_TMPDIR=str(sock))
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert ("started with nohup" if mode == "nohup" else "started in tmux session rgt-test-job") in r.stdout
+        qlog = run_root(tmp_path) / "logs" / "queue.log"
+        wait_for(lambda: qlog.exists() and "QUEUE DONE" in qlog.read_text(), what="the detached queue")
+        assert qlog.read_text().splitlines()[-1].endswith("QUEUE DONE ok=1 failed=0 skipped=0")
+        status = run(out / "run_queue.sh", "--status", root=tmp_path)
+        assert status.stdout.startswith("a") and " done " in status.stdout.splitlines()[0]
+    finally:
+        if mode == "tmux":
+            subprocess.run(["tmux", "kill-server"], env={**os.environ, "TMUX_TMPDIR": str(sock)}, capture_output=True)
