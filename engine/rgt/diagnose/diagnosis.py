@@ -159,7 +159,9 @@ def diagnose(index: Index, text: str, *, profile: Profile | None = None, variant
         result["message"] = ("nothing in the knowledge base fits this description well enough to name; "
                              "add the exact error line, the exit code or how long the run lasted")
         return result
-    top = [(g, s) for g, s, _ in ranked[:limit]]
+    # weak tail: a candidate with a fraction of the best score and little of the text is noise
+    best = ranked[0][1]
+    top = [(g, s) for g, s, c in ranked[:limit] if s >= 0.1 * best or c >= MIN_COVERAGE]
     base = {**(profile.facts_for(variant) if profile else {}), **said}
     hosts: list[HostResult] = []
     if transports:
