@@ -30,3 +30,22 @@ def test_universal_catalog_is_complete():
     kb = load_kb(bundled_kb())
     assert {f"U{n}" for n in range(1, 45)} <= set(kb.gotchas)
     assert {f"MN{n}" for n in range(1, 7)} <= set(kb.gotchas)
+
+
+def test_at_least_fifteen_platforms_each_with_five_gotchas_of_its_own():
+    kb = load_kb(bundled_kb())
+    assert len(kb.profiles) >= 15
+    thin = {slug: len(p.gotcha_ids) for slug, p in kb.profiles.items() if len(p.gotcha_ids) < 5}
+    assert not thin, f"profiles with fewer than five gotchas of their own: {thin}"
+
+
+def test_compare_answers_stop_verb_reversibility_billing_and_clocks(capsys):
+    from helpers import run
+    r = run(capsys, "compare", "vastai", "runpod", "lambda", "paperspace", "autodl", "--json")
+    assert r.code == 0
+    cols = r.json()["platforms"]
+    assert set(cols) == {"vastai", "runpod", "lambda", "paperspace", "autodl"}
+    for facts in cols.values():
+        assert {"meter_stop_verb", "meter_stop_irreversible", "stop_still_bills", "ends_a_run"} <= set(facts)
+    assert cols["vastai"]["meter_stop_irreversible"] is True and cols["autodl"]["meter_stop_irreversible"] is False
+    assert any("360 h" in c for c in cols["autodl"]["ends_a_run"])

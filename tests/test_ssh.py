@@ -133,3 +133,28 @@ def test_diagnose_never_changes_the_box(capsys, sshd_server, tmp_path, repo):
     time.sleep(0.3)  # give sshd a moment to reap the session
     assert _snapshot(box) == before_files
     assert set(sshd_server.session_pids()) == before_sessions, "diagnose left a process behind on the box"
+
+
+def _with_hop(server, tmp_path: Path, directive: str) -> Path:
+    cfg = tmp_path / "ssh_config_hop"
+    text = server.config.read_text()
+    hop = text.replace("Host rgt-box", "Host rgt-hop").replace("  HostName 127.0.0.1", f"  HostName 127.0.0.1\n  {directive}")
+    cfg.write_text(text + "\n" + hop)
+    return cfg
+
+
+def test_proxyjump_from_ssh_config_is_honoured(capsys, sshd_server, tmp_path):
+    cfg = _with_hop(sshd_server, tmp_path, "ProxyJump rgt-box")
+    before = len(sshd_server.session_pids())
+    r = run(capsys, *QUERY, "--host", "rgt-hop", "--ssh-config", str(cfg), "--json")
+    assert r.code == 0, r.err
+    assert r.json()["hosts"][0]["probes"] > 0
+    assert len(sshd_server.session_pids()) == before
+
+
+def test_proxycommand_from_ssh_config_is_honoured(capsys, sshd_server, tmp_path):
+    cfg = _with_hop(sshd_server, tmp_path, "ProxyCommand ssh -F {cfg} -W %h:%p rgt-box")
+    cfg.write_text(cfg.read_text().replace("{cfg}", str(cfg)))
+    r = run(capsys, *QUERY, "--host", "rgt-hop", "--ssh-config", str(cfg), "--json")
+    assert r.code == 0, r.err
+    assert r.json()["hosts"][0]["probes"] > 0

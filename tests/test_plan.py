@@ -1,0 +1,48 @@
+"""Preflight: clocks that end a job, what the stop verb destroys, the cadence, what a stop bills."""
+from __future__ import annotations
+
+import math
+
+from rgt.plan import young_daly_seconds
+
+from helpers import run
+
+
+def test_young_daly_matches_the_worked_example():
+    # references/spot-resilience.md: C = 90 s, mtbf = 6 h -> about 1,972 s
+    assert math.isclose(young_daly_seconds(6 * 3600, 90), 1971.8, rel_tol=1e-3)
+
+
+def test_free_notebook_cap_ends_a_20h_job_and_exits_1(capsys):
+    r = run(capsys, "plan", "--platform", "paperspace", "--variant", "gradient", "--hours", "20", "--json")
+    assert r.code == 1
+    ends = r.json()["ends_run"]
+    assert [c["clock"] for c in ends] == ["session_cap_h"] and ends[0]["hours"] == 6
+
+
+def test_irreversible_stop_without_durable_mount_says_it_destroys_the_only_copy(capsys):
+    r = run(capsys, "plan", "--platform", "vastai", "--hours", "48", "--spot", "--json")
+    assert r.code == 0
+    data = r.json()
+    assert data["stop"]["destroys_only_copy"] is True and data["stop"]["verb"] == "destroy"
+    assert any(c["clock"] == "spot" for c in data["clocks"])
+
+
+def test_autodl_names_the_15_day_release_and_stopped_storage(capsys):
+    r = run(capsys, "plan", "--platform", "autodl", "--hours", "100", "--json")
+    data = r.json()
+    assert any(c["clock"] == "auto_release_h" and c["hours"] == 360 for c in data["clocks"])
+    assert "AD10" in [g["id"] for g in data["related"]]
+    assert data["stop"]["destroys_only_copy"] is False
+
+
+def test_checkpoint_interval_is_capped_by_a_known_clock(capsys):
+    r = run(capsys, "plan", "--platform", "paperspace", "--variant", "gradient", "--hours", "5",
+            "--mtbf-h", "1000", "--checkpoint-cost-s", "600", "--json")
+    assert r.json()["checkpoint"]["interval_s"] <= 6 * 3600
+    assert r.json()["checkpoint"]["assumptions"] == []
+
+
+def test_plan_needs_a_variant_where_the_platform_has_several(capsys):
+    r = run(capsys, "plan", "--platform", "paperspace", "--hours", "5")
+    assert r.code == 2 and r.err.strip() == "rgt: paperspace has variants; say which (--variant gradient or core)"
