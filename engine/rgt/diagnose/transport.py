@@ -125,6 +125,30 @@ def resolve_target(spec: str, config_path: str | None = None) -> SSHTarget:
     )
 
 
+def _proxy_command(cmd: str):
+    """paramiko's ProxyCommand signals its process on close but never reaps it, and paramiko
+    closes it twice (the second kill then hits a reaped pid): close once, reap, close the pipes."""
+    import paramiko
+
+    class ReapingProxyCommand(paramiko.ProxyCommand):
+        def close(self) -> None:
+            if self.process.poll() is None:
+                try:
+                    super().close()
+                except ProcessLookupError:
+                    pass
+                try:
+                    self.process.wait(timeout=5)
+                except Exception:
+                    self.process.kill()
+                    self.process.wait()
+            for pipe in (self.process.stdin, self.process.stdout, self.process.stderr):
+                if pipe and not pipe.closed:
+                    pipe.close()
+
+    return ReapingProxyCommand(cmd)
+
+
 class SSHTransport:
     name = "ssh"
 
@@ -196,7 +220,7 @@ class SSHTransport:
         t = self.target
         if t.proxy_command and t.proxy_command.lower() != "none":
             cmd = t.proxy_command.replace("%h", t.hostname).replace("%p", str(t.port)).replace("%r", t.user)
-            return paramiko.ProxyCommand(cmd)
+            return _proxy_command(cmd)
         if t.proxy_jump and t.proxy_jump.lower() != "none":
             jump = SSHTransport(t.proxy_jump.split(",")[0], accept_new_host_key=self.accept_new,
                                 connect_timeout=self.connect_timeout, config_path=self.config_path)
