@@ -32,19 +32,24 @@ def sha256_of(path: str) -> str:
     return h.hexdigest()
 
 
-def read_manifest(path: str) -> dict:
-    """`<hash>  <name>` lines (sha256sum format; `*` marks binary mode) -> {name: hash}."""
-    entries = {}
+def _lines(path: str):
+    """(line number, text) for each non-blank line."""
     with open(path, encoding="utf-8") as f:
         for number, line in enumerate(f, 1):
             line = line.rstrip("\n")
-            if not line.strip():
-                continue
-            digest, sep, name = line.partition(" ")
-            if not sep or len(digest) != 64:
-                raise ValueError(f"{path}:{number}: not a sha256sum line: {line!r}")
-            name = name[1:] if name[:1] in (" ", "*") else name
-            entries[name] = digest.lower()
+            if line.strip():
+                yield number, line
+
+
+def read_manifest(path: str) -> dict:
+    """`<hash>  <name>` lines (sha256sum format; `*` marks binary mode) -> {name: hash}."""
+    entries = {}
+    for number, line in _lines(path):
+        digest, sep, name = line.partition(" ")
+        if not sep or len(digest) != 64:
+            raise ValueError(f"{path}:{number}: not a sha256sum line: {line!r}")
+        name = name[1:] if name[:1] in (" ", "*") else name
+        entries[name] = digest.lower()
     return entries
 
 
@@ -52,15 +57,11 @@ def read_sizes(path: str) -> dict:
     sizes = {}
     if not os.path.exists(path):
         return sizes
-    with open(path, encoding="utf-8") as f:
-        for number, line in enumerate(f, 1):
-            line = line.rstrip("\n")
-            if not line.strip():
-                continue
-            size, _, name = line.partition("  ")
-            if not size.isdigit() or not name:
-                raise ValueError(f"{path}:{number}: not a `<bytes>  <name>` line: {line!r}")
-            sizes[name] = int(size)
+    for number, line in _lines(path):
+        size, _, name = line.partition("  ")
+        if not size.isdigit() or not name:
+            raise ValueError(f"{path}:{number}: not a `<bytes>  <name>` line: {line!r}")
+        sizes[name] = int(size)
     return sizes
 
 

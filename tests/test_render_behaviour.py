@@ -280,12 +280,7 @@ def test_boot_hook_relaunches_once_and_resumes(tmp_path):
         detach = run(out / "run_queue.sh", "--detach", root=tmp_path)
         assert "QUEUE ALREADY RUNNING" in detach.stdout
         # A container restart: everything dies at once, then the hook runs again.
-        for pid in boxkit.procs_running(str(tmp_path), ""):
-            if pid != os.getpid():
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
+        kill_everything_under(tmp_path)
         wait_for(lambda: not boxkit.procs_running(str(out), "run_queue.sh"), what="the kill")
         last = max(int(p.name[5:-10]) for p in ckdir.glob("step_*.pt.sha256"))
         third = run(out / "onstart.sh", root=tmp_path, FAST="1")
@@ -295,12 +290,18 @@ def test_boot_hook_relaunches_once_and_resumes(tmp_path):
         assert qlog.read_text().splitlines()[-1].endswith("QUEUE DONE ok=1 failed=0 skipped=0")
         assert starts(tmp_path, "a") == [0, last]
     finally:
-        for pid in boxkit.procs_running(str(tmp_path), ""):
-            if pid != os.getpid():
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
+        kill_everything_under(tmp_path)
+
+
+
+def kill_everything_under(root) -> None:
+    """A container restart: every process started from the test's box dies at once."""
+    for pid in boxkit.procs_running(str(root), ""):
+        if pid != os.getpid():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
 
 
 def test_slurm_usr1_sets_the_flag_checkpoints_and_requeues(tmp_path):

@@ -9,7 +9,6 @@ import threading
 import time
 from pathlib import Path
 
-import pytest
 
 import sshd
 from helpers import run

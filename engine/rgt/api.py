@@ -38,6 +38,19 @@ def require_profile(index: Index, slug: str, variant: str | None = None) -> Prof
     return profile
 
 
+def lint(kb: str | Path | None = None) -> tuple[dict, bool]:
+    """Lint findings as JSON, and whether any is an error."""
+    from .kb import lint as kb_lint  # the parser's imports are paid only by commands that parse
+    from .kb.parse import load_kb
+
+    root = Path(kb) if kb else bundled_kb()
+    if not (root / "profiles").is_dir():
+        raise UsageError(f"{root} has no profiles/ directory", hint="pass --kb DIR pointing at a knowledge-base root")
+    findings = [{"file": f.file, "line": f.line, "code": f.code, "severity": kb_lint.CODES[f.code].severity,
+                 "message": f.message} for f in kb_lint.lint(load_kb(root))]
+    return _shaped("lint", root=str(root), findings=findings), any(f["severity"] == "error" for f in findings)
+
+
 def platforms(index: Index) -> dict:
     rows = []
     for p in index.profiles():

@@ -76,17 +76,7 @@ def rgt_diagnose(text: str, platform: str | None = None, variant: str | None = N
 
 def rgt_lint(kb: str | None = None) -> dict[str, Any]:
     """Check a knowledge base; findings as file, line, code, message."""
-    from pathlib import Path
-
-    from .kb import lint
-    from .kb.parse import load_kb
-    from .kb.paths import bundled_kb
-
-    root = Path(kb) if kb else bundled_kb()
-    findings = lint.lint(load_kb(root))
-    return {"version": 1, "kind": "lint", "root": str(root), "findings": [
-        {"file": f.file, "line": f.line, "code": f.code, "severity": lint.CODES[f.code].severity, "message": f.message}
-        for f in findings]}
+    return _call(lambda: api.lint(kb)[0])
 
 
 # name -> (function, annotations); diagnose reaches out to hosts, so it is open-world.

@@ -108,14 +108,7 @@ def preflight(index: Index, profile: Profile, variant: str | None, job: JobPlan)
     for g in index.gotchas():
         if g.platform != profile.slug:
             continue
-        reads = set()
-        for expr in (g.confirm, g.rule_out):
-            if expr:
-                try:
-                    reads |= rules.symbols(expr)
-                except rules.RuleSyntaxError:
-                    pass
-        if reads & {"said_hours_near_clock", "auto_shutdown_h", "session_cap_h", "auto_release_h", "idle_timeout_h"} \
+        if rules.names_read(g.confirm, g.rule_out) & {"said_hours_near_clock", "auto_shutdown_h", "session_cap_h", "auto_release_h", "idle_timeout_h"} \
                 or "clock" in g.tags or "billing" in g.tags:
             related.append({"id": g.id, "title": g.title})
     return {

@@ -44,6 +44,18 @@ def symbols(text: str) -> frozenset[str]:
     return frozenset(n.id for n in ast.walk(parse(text)) if isinstance(n, ast.Name))
 
 
+def names_read(*exprs: str | None) -> frozenset[str]:
+    """Names read by any of the expressions; one that does not parse reads nothing (lint reports it)."""
+    found: set[str] = set()
+    for expr in exprs:
+        if expr:
+            try:
+                found |= symbols(expr)
+            except RuleSyntaxError:
+                pass
+    return frozenset(found)
+
+
 def evaluate(text: str | None, facts: dict[str, Any]) -> bool | None:
     """True / False, or None when the expression reads a name the facts lack or is ill-typed."""
     if not text:

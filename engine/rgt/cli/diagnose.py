@@ -1,8 +1,6 @@
 """`rgt diagnose`: ranked causes of a failure, confirmed or ruled out with evidence from the box."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
 from .. import api

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
-from ..errors import Exit, UsageError
-from ..kb.paths import bundled_kb
+from .. import api
+from ..errors import Exit
 from .common import json_option, kb_option
 
 
@@ -16,25 +16,17 @@ from .common import json_option, kb_option
 @json_option
 def lint(kb: str | None, as_json: bool) -> None:
     """Check the knowledge base: schema, sections, gotchas, IDs, links, rules and probes."""
-    from ..kb import lint as kb_lint  # the parser's imports are paid only by commands that parse
-    from ..kb.parse import load_kb
-
-    root = Path(kb) if kb else bundled_kb()
-    if not (root / "profiles").is_dir():
-        raise UsageError(f"{root} has no profiles/ directory", hint="pass --kb DIR pointing at a knowledge-base root")
-    findings = kb_lint.lint(load_kb(root))
-    shown = _display(root)
-    for f in findings:
-        f.file = str(shown / f.file)
+    result, failed = api.lint(kb)
+    shown = _display(Path(result["root"]))
+    for f in result["findings"]:
+        f["file"] = str(shown / f["file"])
     if as_json:
-        click.echo(json.dumps({"version": 1, "kind": "lint", "root": str(root), "findings": [
-            {"file": f.file, "line": f.line, "code": f.code, "severity": kb_lint.CODES[f.code].severity,
-             "message": f.message} for f in findings]}, indent=2))
+        click.echo(json.dumps(result, indent=2))
     else:
-        for f in findings:
-            click.echo(str(f))
-        click.echo(f"{len(findings)} finding(s) in {root}", err=True)
-    if any(kb_lint.CODES[f.code].severity == "error" for f in findings):
+        for f in result["findings"]:
+            click.echo(f"{f['file']}:{f['line']}: {f['code']} {f['message']}")
+        click.echo(f"{len(result['findings'])} finding(s) in {result['root']}", err=True)
+    if failed:
         raise click.exceptions.Exit(Exit.FINDINGS)
 
 

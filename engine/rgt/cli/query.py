@@ -4,7 +4,6 @@ from __future__ import annotations
 import click
 
 from .. import api
-from ..kb import schema
 from .common import emit, index, json_option, kb_option, table
 
 

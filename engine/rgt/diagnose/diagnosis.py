@@ -71,14 +71,7 @@ def rank(index: Index, text: str, profile: Profile | None, said: dict[str, Any])
     if scored and said.get("said_hours_near_clock"):
         top = max(item[1] for item in scored)
         for item in scored:
-            reads = set()
-            for expr in (item[0].confirm, item[0].rule_out):
-                if expr:
-                    try:
-                        reads |= rules.symbols(expr)
-                    except rules.RuleSyntaxError:
-                        pass
-            if "said_hours_near_clock" in reads:
+            if "said_hours_near_clock" in rules.names_read(item[0].confirm, item[0].rule_out):
                 item[1] += CLOCK_BONUS * top
                 # the duration the user named is this gotcha's clock: that alone is a real fit
                 item[2] = max(item[2], MIN_COVERAGE)
@@ -188,10 +181,9 @@ def diagnose(index: Index, text: str, *, profile: Profile | None = None, variant
 
 def _combine(verdicts: list[tuple[str, list[dict]]]) -> tuple[str, list[dict]]:
     """Across hosts: confirmed anywhere wins; ruled out only where every host rules it out."""
-    for wanted in (rules.CONFIRMED,):
-        hits = [ev for v, ev in verdicts if v == wanted]
-        if hits:
-            return wanted, [e for ev in hits for e in ev]
+    confirmed = [ev for v, ev in verdicts if v == rules.CONFIRMED]
+    if confirmed:
+        return rules.CONFIRMED, [e for ev in confirmed for e in ev]
     if all(v == rules.RULED_OUT for v, _ in verdicts):
         return rules.RULED_OUT, [e for _, ev in verdicts for e in ev]
     return rules.POSSIBLE, []

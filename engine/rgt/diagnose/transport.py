@@ -215,8 +215,6 @@ class SSHTransport:
         return client
 
     def _proxy_sock(self):
-        import paramiko
-
         t = self.target
         if t.proxy_command and t.proxy_command.lower() != "none":
             cmd = t.proxy_command.replace("%h", t.hostname).replace("%p", str(t.port)).replace("%r", t.user)

@@ -6,6 +6,7 @@ graph: links, rule names, probes. A code not in CODES cannot be reported.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from .. import rules
 from ..diagnose import parsers
@@ -63,7 +64,6 @@ def lint(kb: KnowledgeBase) -> list[Finding]:
 
 
 def _exists(kb: KnowledgeBase, path: str) -> bool:
-    from pathlib import Path
     return (Path(kb.root) / path).exists()
 
 

@@ -43,6 +43,14 @@ def content_lines(text: str) -> list[str]:
     return [ln.rstrip("\r\n") for ln in text.splitlines() if ln.strip()]
 
 
+def extreme(rows: list[tuple], index: int, pick=max) -> tuple | None:
+    """The row with the largest (or smallest) value at `index`, or None when any row lacks it:
+    a maximum over some GPUs would hide the one whose reading is missing."""
+    if not rows or any(r[index] is None for r in rows):
+        return None
+    return pick(rows, key=lambda r: r[index])
+
+
 def obs(value, line: str = "") -> Observation:
     return Observation(value, line.rstrip("\r\n"))
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 
 from rgt.diagnose.observation import Observations
-from rgt.diagnose.parsers._common import content_lines, obs
+from rgt.diagnose.parsers._common import content_lines, extreme, obs
 
 OBSERVES: dict[str, str] = {
     "gpu_mem_free_mib": "int",  # min over GPUs
@@ -74,10 +74,8 @@ def parse(text: str) -> Observations:
     has_header = "memory." in lines[0] and not re.match(r"^\s*\d+\s*,", lines[0])
     rows = _rows_header(lines) if has_header else _rows_noheader(lines)
     out: Observations = {}
-    if rows and all(r[1] is not None for r in rows):
-        low = min(rows, key=lambda r: r[1])
+    if low := extreme(rows, 1, min):
         out["gpu_mem_free_mib"] = obs(low[1], low[0])
-    if rows and all(r[2] is not None for r in rows):
-        low = min(rows, key=lambda r: r[2])
+    if low := extreme(rows, 2, min):
         out["gpu_sm_clock_mhz"] = obs(low[2], low[0])
     return out

@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 
 from rgt.diagnose.observation import Observations
-from rgt.diagnose.parsers._common import content_lines, obs
+from rgt.diagnose.parsers._common import content_lines, extreme, obs
 
 OBSERVES: dict[str, str] = {
     "nvidia_smi_ok": "bool",
@@ -113,11 +113,9 @@ def parse(text: str) -> Observations:
     # A table without GPU rows was cut short (with no GPU, nvidia-smi says "No devices were found").
     if gpus:
         out["gpu_count"] = obs(len(gpus), gpus[0][0])
-    if gpus and all(g[1] is not None for g in gpus):
-        top = max(gpus, key=lambda g: g[1])
+    if top := extreme(gpus, 1):
         out["gpu_mem_used_mib"] = obs(top[1], top[0])
-    if gpus and all(g[2] is not None for g in gpus):
-        top = max(gpus, key=lambda g: g[2])
+    if top := extreme(gpus, 2):
         out["gpu_util_pct"] = obs(top[2], top[0])
 
     # Process table: rows after its "|===|" rule, up to its closing "+---+".
