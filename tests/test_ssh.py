@@ -106,6 +106,17 @@ def test_connection_dropped_mid_probe(capsys, sshd_server, tmp_path, repo):
     one_line_exit_3(r, "connection dropped while the probes ran")
 
 
+def sessions_left_behind(server, before: set[int], grace: float = 5.0) -> set[int]:
+    """sshd sessions opened since `before` that are still alive once sshd has had `grace` seconds
+    to reap them; sshd closes a session a moment after the client does, so poll, don't sleep."""
+    deadline = time.monotonic() + grace
+    while True:
+        new = set(server.session_pids()) - before
+        if not new or time.monotonic() > deadline:
+            return new
+        time.sleep(0.05)
+
+
 def _snapshot(home: Path) -> dict:
     out = {}
     for p in home.rglob("*"):
@@ -129,9 +140,8 @@ def test_diagnose_never_changes_the_box(capsys, sshd_server, tmp_path, repo):
     r = run(capsys, "diagnose", "training process vanished after 6 hours exit code 137 no space left",
             "--host", "rgt-box", "--ssh-config", str(sshd_server.config), "--workdir", str(box), "--limit", "20")
     assert r.code == 0, r.err
-    time.sleep(0.3)  # give sshd a moment to reap the session
     assert _snapshot(box) == before_files
-    assert set(sshd_server.session_pids()) == before_sessions, "diagnose left a process behind on the box"
+    assert not sessions_left_behind(sshd_server, before_sessions), "diagnose left a process behind on the box"
 
 
 def _with_hop(server, tmp_path: Path, directive: str) -> Path:
@@ -144,11 +154,11 @@ def _with_hop(server, tmp_path: Path, directive: str) -> Path:
 
 def test_proxyjump_from_ssh_config_is_honoured(capsys, sshd_server, tmp_path):
     cfg = _with_hop(sshd_server, tmp_path, "ProxyJump rgt-box")
-    before = len(sshd_server.session_pids())
+    before = set(sshd_server.session_pids())
     r = run(capsys, *QUERY, "--host", "rgt-hop", "--ssh-config", str(cfg), "--json")
     assert r.code == 0, r.err
     assert r.json()["hosts"][0]["probes"] > 0
-    assert len(sshd_server.session_pids()) == before
+    assert not sessions_left_behind(sshd_server, before), "the hop or the target session stayed open"
 
 
 def test_proxycommand_from_ssh_config_is_honoured(capsys, sshd_server, tmp_path):
