@@ -55,8 +55,9 @@ def main() -> int:
         index = api.open_index()
         probes = index.probes()  # the whole catalog: what a broad query sends to the box
 
-        def batched():
-            SSHTransport("rgt-box", config_path=cfg).run(batch.script(probes), batch.budget(probes))
+        def batched(lanes=batch.LANES):
+            SSHTransport("rgt-box", config_path=cfg).run(batch.script(probes, lane_count=lanes),
+                                                         batch.budget(probes, lanes))
 
         def per_probe():
             t = SSHTransport("rgt-box", config_path=cfg)
@@ -75,6 +76,7 @@ def main() -> int:
                 subprocess.run(["ssh", "-F", cfg, "rgt-box", p.command], capture_output=True)
 
         one = timed(batched, args.runs)
+        one_lane = timed(lambda: batched(1), args.runs)
         channels = timed(per_probe, args.runs)
         connections = timed(ssh_per_probe, max(1, args.runs // 2))
     finally:
@@ -84,9 +86,10 @@ def main() -> int:
     print(f"probes in the batch: {len(probes)}; median of {args.runs} runs; loopback sshd")
     print(f"ssh host true               {ssh_true * 1000:8.1f} ms")
     print(f"rgt diagnose --host         {diag * 1000:8.1f} ms   ratio {diag / ssh_true:5.2f}  (target <= 2)")
-    print(f"batched, one channel        {one * 1000:8.1f} ms")
-    print(f"one channel per probe       {channels * 1000:8.1f} ms   {channels / one:5.2f}x the batch")
-    print(f"one ssh connection per probe{connections * 1000:8.1f} ms   {connections / one:5.2f}x the batch  (target >= 5)")
+    print(f"batched, one channel        {one * 1000:8.1f} ms   ({batch.LANES} lanes of probes at once)")
+    print(f"  the same, a single lane     {one_lane * 1000:8.1f} ms   (probes one after another)")
+    print(f"one channel per probe       {channels * 1000:8.1f} ms   {channels / one:5.2f}x the batch  (target >= 5)")
+    print(f"one ssh connection per probe{connections * 1000:8.1f} ms   {connections / one:5.2f}x the batch")
     return 0
 
 

@@ -22,21 +22,47 @@ class ProbeOutput:
         return self.rc == 124
 
 
-def script(probes: list[Probe], workdir: str | None = None) -> str:
+LANES = 4  # probes running at once on the box: wall time near the slowest probe, load stays small
+
+_PROBE_FN = """rgt_probe() {  # id, timeout, command: one probe between its markers, never reading stdin
+  printf '\\n@@RGT BEGIN %s@@\\n' "$1"
+  timeout -k 2 "$2" bash -c "$3" 2>&1 </dev/null
+  printf '\\n@@RGT END %s rc=%s@@\\n' "$1" "$?"
+}"""
+
+
+def lanes(probes: list[Probe], count: int = LANES) -> list[list[Probe]]:
+    """Deal the probes into at most `count` lanes, longest timeout first onto the lightest lane,
+    so two slow probes (the torch imports) do not queue behind each other."""
+    out: list[list[Probe]] = [[] for _ in range(min(count, len(probes)))]
+    for p in sorted(probes, key=lambda p: -p.timeout):
+        min(out, key=_lane_cost).append(p)
+    return out
+
+
+def _lane_cost(lane: list[Probe]) -> float:
+    return sum(p.timeout + 2 for p in lane)  # + the kill grace of `timeout -k 2`
+
+
+def script(probes: list[Probe], workdir: str | None = None, lane_count: int = LANES) -> str:
+    """Each lane runs in a process substitution, so its output waits in a pipe of its own and is
+    copied out whole, lane after lane: no interleaving and no temporary file on the box (whose
+    disk may be the very thing that is full)."""
     lines = ["export LC_ALL=C LANG=C  # parsers read C-locale output",
-             "export RGT_WORKDIR=" + shlex.quote(workdir) if workdir else "unset RGT_WORKDIR"]
-    for p in probes:
-        lines += [
-            f"printf '\\n@@RGT BEGIN {p.id}@@\\n'",
-            f"timeout -k 2 {p.timeout:g} bash -c {shlex.quote(p.command)} 2>&1 </dev/null",
-            f"printf '\\n@@RGT END {p.id} rc=%s@@\\n' \"$?\"",
-        ]
+             "export RGT_WORKDIR=" + shlex.quote(workdir) if workdir else "unset RGT_WORKDIR",
+             _PROBE_FN]
+    chosen = lanes(probes, lane_count)
+    for fd, lane in enumerate(chosen, start=3):
+        lines.append(f"exec {fd}< <(")
+        lines += [f"  rgt_probe {p.id} {p.timeout:g} {shlex.quote(p.command)}" for p in lane]
+        lines.append(")")
+    lines += [f"cat <&{fd}" for fd in range(3, 3 + len(chosen))]
     return "\n".join(lines) + "\n"
 
 
-def budget(probes: list[Probe]) -> float:
-    """Seconds the whole batch may take: every probe's timeout and its kill grace, plus slack."""
-    return sum(p.timeout + 2 for p in probes) + 10
+def budget(probes: list[Probe], lane_count: int = LANES) -> float:
+    """Seconds the whole batch may take: the slowest lane's timeouts and kill graces, plus slack."""
+    return max((_lane_cost(lane) for lane in lanes(probes, lane_count)), default=0) + 10
 
 
 def split(stdout: str) -> dict[str, ProbeOutput]:
