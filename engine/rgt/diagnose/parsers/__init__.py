@@ -30,7 +30,6 @@ _MODULES = {
     "proxy_env": "proxy_env",
     "sacct": "sacct",
     "k8s_pods": "k8s_pods",
-    "torch_arch": "torch_arch",
     "cpu_quota": "cpu_quota",
     "fabricmanager": "fabricmanager",
     "peer_mtu": "peer_mtu",
