@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 import sqlite3
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -46,9 +48,39 @@ _STOP = set("a an and are as at be been but by can could did do does for from ha
             "when where which who why will with would you your after just still got get some any also "
             "very really again".split())
 # Chinese function-word pairs that say nothing about a failure ("是不是", "我的", "怎么").
-_CJK_STOP = set("不是 是不 可以 一个 这个 那个 什么 怎么 为什 么会 我的 你的 了吗 吗？ 的是 是的 就是 还是 但是 因为 所以 如果 然后 已经 一直 现在 要下".split())
+_CJK_STOP = set("不是 是不 可以 一个 这个 那个 什么 怎么 为什 么会 我的 你的 了吗 吗？ 的是 是的 就是 还是 但是 因为 所以 如果 然后 已经 一直 现在 要下 么办 咋办 怎样 么样 哪个 哪家 请问 大家 一下 的话".split())
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")
-_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]*")
+# "vast.ai", "c10d", "exit-code" stay whole; a sentence's final "." or "-" does not stick to a word
+_WORD = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9_.+-]*[A-Za-z0-9_+])?")
+
+
+# What a gotcha's lacking a number, or a fragment no gotcha uses, costs its share (see query_terms).
+UNMATCHED_WEIGHT = 0.5
+# A CJK pair no gotcha uses is often the seam between two words, but may be a word of another topic.
+CJK_UNKNOWN_MISS = 1.0
+# A term found only in a gotcha's cause (not its title, aka or symptom) is a passing mention.
+CAUSE_ONLY = 0.5
+
+
+@dataclass(frozen=True)
+class QueryTerm:
+    term: str
+    weight: float       # what it adds when a gotcha holds it
+    miss_weight: float  # what it costs when a gotcha lacks it
+    strong: frozenset   # gotchas with it in the title, an aka or the symptom
+    anywhere: frozenset  # ... or in the cause
+
+    def share(self, gid: str) -> float:
+        return 1.0 if gid in self.strong else CAUSE_ONLY if gid in self.anywhere else 0.0
+
+
+def coverage(terms: list[QueryTerm], gid: str) -> tuple[float, float]:
+    """How much of what the user said this gotcha accounts for: (share from 0 to 1, the weight
+    it holds). The share tells a real fit from a passing one; the weight tells a fit on specific
+    terms from one on common words."""
+    held = sum(t.weight * t.share(gid) for t in terms)
+    missed = sum(t.miss_weight * (1 - t.share(gid)) for t in terms)
+    return (held / (held + missed) if held + missed else 0.0), held
 
 
 class Index:
@@ -125,28 +157,35 @@ class Index:
         rows = self.db.execute(f"SELECT {other}, kind FROM edges WHERE {col} = ? ORDER BY kind, {other}", (node_id,))
         return [(r[0], r[1]) for r in rows]
 
-    def coverage(self, gid: str, text: str) -> float:
-        """Share of the query that this gotcha's text contains: each word counts one, and each
-        CJK character counts one when a matching bigram covers it.
+    def query_terms(self, text: str) -> list["QueryTerm"]:
+        """The user's words (and CJK bigrams), each with the gotchas that hold it and its weight:
+        rare terms say more than common ones (bm25's idf), so `python` or `run` in a question about
+        something else cannot make it fit."""
+        n = self._gotcha_count()
+        out = []
+        for table, terms in (("gotcha_fts", _terms(text)), ("gotcha_cjk", _bigrams(text))):
+            cjk = table == "gotcha_cjk"
+            for term in terms:
+                anywhere = self._ids(table, f'"{term}"')
+                strong = self._ids(table, f'{{title aka symptom}} : "{term}"')
+                idf = math.log(1 + (n - len(anywhere) + 0.5) / (len(anywhere) + 0.5))
+                # A word the knowledge base never uses is evidence the text is about something else.
+                # A number ("6h", "64", "40gb") is a detail of the user's run: strong evidence when a
+                # gotcha holds it (exit 137, Xid 79), little when it does not; so is a fragment.
+                if any(c.isdigit() for c in term) or not (anywhere or cjk or len(term) >= 3):
+                    miss = UNMATCHED_WEIGHT
+                elif cjk and not anywhere:  # often the seam between two words, not a word
+                    miss = CJK_UNKNOWN_MISS
+                else:
+                    miss = idf
+                out.append(QueryTerm(term, idf, miss, frozenset(strong), frozenset(anywhere)))
+        return out
 
-        bm25 over an OR query rewards one rare word; coverage tells a real fit from a passing one.
-        """
-        def hit(table: str, term: str) -> bool:
-            sql = f"SELECT 1 FROM {table} WHERE {table} MATCH ? AND id = ?"
-            return self.db.execute(sql, (f'"{term}"', gid)).fetchone() is not None
+    def _ids(self, table: str, match: str) -> set[str]:
+        return {r[0] for r in self.db.execute(f"SELECT id FROM {table} WHERE {table} MATCH ?", (match,))}
 
-        words = _terms(text)
-        total = len(words) + sum(len(run) for run in _CJK.findall(text))
-        if not total:
-            return 0.0
-        covered = sum(hit("gotcha_fts", w) for w in words)
-        for run in _CJK.findall(text):
-            chars = [False] * len(run)
-            for i in range(len(run) - 1):
-                if run[i:i + 2] not in _CJK_STOP and hit("gotcha_cjk", run[i:i + 2]):
-                    chars[i] = chars[i + 1] = True
-            covered += sum(chars) if len(run) > 1 else hit("gotcha_cjk", run)
-        return covered / total
+    def _gotcha_count(self) -> int:
+        return self.db.execute("SELECT count(*) FROM gotcha_fts").fetchone()[0]
 
     def search(self, text: str, limit: int = 10) -> list[tuple[str, float]]:
         """Gotcha IDs ranked by FTS5 bm25 (higher is better): words, and CJK text as bigrams."""
@@ -164,7 +203,8 @@ class Index:
 
 
 def _terms(text: str) -> list[str]:
-    return list(dict.fromkeys(t.lower().replace('"', "") for t in _WORD.findall(text) if t.lower() not in _STOP))
+    # one letter or digit alone ("it's" -> "s", "df -h" -> "h") says nothing
+    return list(dict.fromkeys(t.lower() for t in _WORD.findall(text) if len(t) > 1 and t.lower() not in _STOP))
 
 
 def _bigrams(text: str) -> list[str]:

@@ -76,6 +76,7 @@ class Profile:
     sections: list[str]                        # section titles in file order
     overrides: dict[str, dict[str, Override]]  # variant -> KEY -> Override
     gotcha_ids: list[str] = field(default_factory=list)
+    called: list[str] = field(default_factory=list)  # names users write for it
 
     def variant_names(self) -> list[str]:
         return list(self.variants) or ["default"]
