@@ -26,6 +26,9 @@ FIT_SHARE = 0.5
 FIT_MIN_SHARE, FIT_WEIGHT = 0.2, 6.5
 # How much a gotcha of the named platform outranks a universal one with the same text match.
 PLATFORM_BOOST = 1.5
+# With no platform given or named, one platform's gotcha is less likely to be the user's than a
+# universal one saying the same (GEN4 is U26 on a bare box).
+UNKNOWN_PLATFORM_FACTOR = 0.8
 # Added to gotchas whose rules read the clock match, when the user's duration hits a clock.
 CLOCK_BONUS = 0.6
 CANDIDATES = 8
@@ -97,6 +100,8 @@ def rank(index: Index, text: str, profile: Profile | None, said: dict[str, Any],
         score *= 0.25 + share  # bm25 rewards one rare word; weigh by how much of the text fits
         if profile and g.platform == profile.slug:
             score *= PLATFORM_BOOST
+        elif profile is None and g.platform is not None:
+            score *= UNKNOWN_PLATFORM_FACTOR
         scored.append(Ranked(g, score, fits(share, held)))
     if scored and said.get("said_hours_near_clock"):
         top = max(r.score for r in scored)
