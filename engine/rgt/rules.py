@@ -2,8 +2,10 @@
 
 The language is the safe subset of Python expressions: names, numbers, strings, lists, `and`,
 `or`, `not`, comparisons, `in`, and arithmetic. No calls, no attributes, no indexing. A name the
-facts do not hold (a probe that did not run, a duration the user did not say) makes the
-expression undecided rather than false: rgt never rules a cause out on missing evidence.
+facts do not hold (a probe that did not run, a duration the user did not say) makes its part of
+the expression undecided rather than false, and `and` / `or` / `not` combine undecided parts by
+three-valued logic: rgt never rules a cause out on missing evidence, and one decisive
+observation is enough.
 """
 from __future__ import annotations
 
@@ -57,17 +59,32 @@ def names_read(*exprs: str | None) -> frozenset[str]:
 
 
 def evaluate(text: str | None, facts: dict[str, Any]) -> bool | None:
-    """True / False, or None when the expression reads a name the facts lack or is ill-typed."""
+    """True / False, or None when the facts cannot decide it. `and`, `or` and `not` follow
+    three-valued logic: `a or b` is true as soon as `a` is, whatever `b` is (the probe behind `b`
+    may not have run); any other part that reads a name the facts lack, or is ill-typed, is None."""
     if not text:
         return None
-    names = symbols(text)
+    return _kleene(parse(text).body, facts)
+
+
+def _kleene(node: ast.AST, facts: dict[str, Any]) -> bool | None:
+    if isinstance(node, ast.BoolOp):
+        values = [_kleene(v, facts) for v in node.values]
+        decisive = isinstance(node.op, ast.Or)  # True decides an `or`, False an `and`
+        if decisive in values:
+            return decisive
+        return None if None in values else not decisive
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+        value = _kleene(node.operand, facts)
+        return None if value is None else not value
+    names = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
     if any(facts.get(name) is None for name in names):
         return None
     from simpleeval import EvalWithCompoundTypes  # list literals: `kind in ["a", "b"]`
 
     evaluator = EvalWithCompoundTypes(names={n: facts[n] for n in names}, functions={})
     try:
-        return bool(evaluator.eval(text.strip(), previously_parsed=parse(text).body))
+        return bool(evaluator.eval("", previously_parsed=node))
     except (TypeError, ValueError, ZeroDivisionError):
         return None
 

@@ -32,6 +32,9 @@ UNKNOWN_PLATFORM_FACTOR = 0.8
 # Added to gotchas whose rules read the clock match, when the user's duration hits a clock.
 CLOCK_BONUS = 0.6
 CANDIDATES = 8
+# Entities that are evidence on their own: a gotcha whose rules read one the text carries fits,
+# however much else the text holds (a pasted kernel log is mostly timestamps and addresses).
+EVIDENCE_ENTITIES = {"said_killed", "said_no_space", "said_cuda_oom", "said_xid"}
 
 
 @dataclass
@@ -103,12 +106,15 @@ def rank(index: Index, text: str, profile: Profile | None, said: dict[str, Any],
         elif profile is None and g.platform is not None:
             score *= UNKNOWN_PLATFORM_FACTOR
         scored.append(Ranked(g, score, fits(share, held)))
-    if scored and said.get("said_hours_near_clock"):
-        top = max(r.score for r in scored)
-        for r in scored:
-            if "said_hours_near_clock" in rules.names_read(r.gotcha.confirm, r.gotcha.rule_out):
-                r.score += CLOCK_BONUS * top
-                r.fits = True  # the duration the user named is this gotcha's clock: a real fit
+    top = max((r.score for r in scored), default=0.0)
+    for r in scored:
+        read = rules.names_read(r.gotcha.confirm, r.gotcha.rule_out)
+        confirms_on = rules.names_read(r.gotcha.confirm)
+        if said.get("said_hours_near_clock") and "said_hours_near_clock" in read:
+            r.score += CLOCK_BONUS * top
+            r.fits = True  # the duration the user named is this gotcha's clock: a real fit
+        elif any(said.get(name) for name in confirms_on & EVIDENCE_ENTITIES):
+            r.fits = True  # the text carries what this gotcha's own rules look for (a pasted log)
     return sorted(scored, key=lambda r: -r.score)
 
 

@@ -1,0 +1,32 @@
+"""Rule expressions: three-valued logic, so one decisive observation decides and a missing one
+never rules a cause out."""
+from __future__ import annotations
+
+import pytest
+
+from rgt import rules
+
+
+@pytest.mark.parametrize("expr, facts, expected", [
+    ("cgroup_oom_kills > 0 or oom_kills > 0", {"oom_kills": 2}, True),        # one branch suffices
+    ("cgroup_oom_kills > 0 or oom_kills > 0", {"oom_kills": 0}, None),        # the other is unknown
+    ("cgroup_oom_kills > 0 or oom_kills > 0", {"oom_kills": 0, "cgroup_oom_kills": 0}, False),
+    ("kernel_log_readable and oom_kills == 0", {"oom_kills": 0}, None),       # never a ruling on absence
+    ("kernel_log_readable and oom_kills == 0", {"oom_kills": 3}, False),
+    ("not (probe_missing or oom_kills > 0)", {"oom_kills": 1}, False),
+    ("not probe_missing", {}, None),
+    ('kind in ["notebook", "scheduler"]', {"kind": "notebook"}, True),
+    ("uptime_h < said_hours", {"uptime_h": 2.0, "said_hours": 6.0}, True),
+    ("uptime_h < said_hours", {"uptime_h": "n/a", "said_hours": 6.0}, None),  # ill-typed is undecided
+    ("gpu_mem_used_mib / gpu_mem_total_mib > 0.9", {"gpu_mem_used_mib": 1, "gpu_mem_total_mib": 0}, None),
+])
+def test_three_valued_evaluation(expr, facts, expected):
+    assert rules.evaluate(expr, facts) is expected
+
+
+def test_a_verdict_needs_a_decision_not_a_gap():
+    confirm, rule_out = "oom_kills > 0 or cgroup_oom_kills > 0", "kernel_log_readable and oom_kills == 0"
+    assert rules.verdict(confirm, rule_out, {"oom_kills": 1}) == rules.CONFIRMED
+    assert rules.verdict(confirm, rule_out, {"oom_kills": 0}) == rules.POSSIBLE
+    assert rules.verdict(confirm, rule_out, {"oom_kills": 0, "cgroup_oom_kills": 0,
+                                             "kernel_log_readable": True}) == rules.RULED_OUT
