@@ -81,3 +81,38 @@ def test_same_diagnosis_over_local_ssh_and_capture(capsys, tmp_path, sshd_server
     assert _decisions(local.json()) == _decisions(ssh.json()) == _decisions(replay.json())
     assert ssh.json()["hosts"][0]["probes"] > 0
     assert any(c["verdict"] != "possible" for c in ssh.json()["candidates"]), "probes must decide something"
+
+
+def test_a_pasted_kernel_log_confirms_from_its_own_lines(capsys):
+    """No host: the OOM-killer line the user pasted is read by the kernel_log parser and decides."""
+    log = (PROBES / "kernel_log--oom-global_journalctl.out").read_text()
+    r = run(capsys, "diagnose", "my training died, dmesg says:\n" + log, "--json")
+    assert r.code == 0, r.err
+    top = r.json()["candidates"][0]
+    assert top["verdict"] == "confirmed" and top["id"] in ("U3", "U9"), top["id"]
+    oom_line = next(l for l in log.splitlines() if "Out of memory: Killed process" in l)
+    assert {"probe": "kernel_log", "line": oom_line, "host": "your text"} in top["evidence"]
+
+
+def test_an_excerpt_never_rules_a_cause_out(capsys):
+    """A pasted Xid 13 line shows no Xid 79, but an excerpt cannot prove an absence."""
+    log = (PROBES / "kernel_log--xid13-109-31_dmesg-ctime.out").read_text()
+    r = run(capsys, "diagnose", "GPU error in the middle of training\n" + log, "--json", "--limit", "20")
+    assert r.code == 0, r.err
+    assert all(c["verdict"] != "ruled_out" for c in r.json()["candidates"])
+
+
+def test_text_from_stdin_and_a_short_header(tmp_path):
+    """`rgt diagnose -` reads the text from standard input (a log too long for argv), and the
+    human report echoes only its first line."""
+    import subprocess
+    import sys
+    rgt = Path(sys.executable).parent / "rgt"
+    log = (PROBES / "kernel_log--oom-global_journalctl.out").read_text()
+    done = subprocess.run([str(rgt), "diagnose", "-", "--limit", "2"], input=log * 40, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    header = done.stdout.splitlines()[0]
+    assert header.startswith('Causes that fit "Dec 05 22:20:29') and f"({len((log * 40).splitlines())} lines)" in header
+    assert "[CONFIRMED]" in done.stdout
+    empty = subprocess.run([str(rgt), "diagnose", "-"], input="  \n", capture_output=True, text=True)
+    assert empty.returncode == 2 and "no text to diagnose" in empty.stderr

@@ -27,7 +27,9 @@ _MARK = {"confirmed": "CONFIRMED", "ruled_out": "ruled out", "possible": "possib
 @json_option
 def diagnose(text, platform, variant, hosts, local, capture, save_capture, workdir, accept_new_host_key,
              connect_timeout, ssh_config, limit, kb, as_json) -> None:
-    """Rank the gotchas that fit TEXT and, with --host/--local/--capture, decide them on the box."""
+    """Rank the gotchas that fit TEXT and, with --host/--local/--capture, decide them on the box.
+
+    TEXT may hold pasted log lines (`dmesg | tail`); `-` reads it from standard input."""
     from ..diagnose import transport as tr
     from ..diagnose.diagnosis import diagnose as run
 
@@ -42,7 +44,10 @@ def diagnose(text, platform, variant, hosts, local, capture, save_capture, workd
     transports = ([tr.CaptureTransport(capture)] if capture else [tr.LocalTransport()] if local else
                   [tr.SSHTransport(h, accept_new_host_key=accept_new_host_key, connect_timeout=connect_timeout,
                                    config_path=ssh_config) for h in hosts])
-    result = run(idx, " ".join(text), profile=profile, variant=variant, transports=transports,
+    said = click.get_text_stream("stdin").read() if text == ("-",) else " ".join(text)
+    if not said.strip():
+        raise UsageError("no text to diagnose", hint='describe the failure, e.g. rgt diagnose "run vanished at 6h"')
+    result = run(idx, said, profile=profile, variant=variant, transports=transports,
                  workdir=workdir, save_capture=save_capture, limit=limit)
     emit(result, as_json, _human)
     if result["no_match"]:
@@ -51,13 +56,15 @@ def diagnose(text, platform, variant, hosts, local, capture, save_capture, workd
 
 def _human(r: dict) -> None:
     where = f" on {r['platform']}" + (f" ({r['variant']})" if r["variant"] else "") if r["platform"] else ""
+    if r.get("platform_named"):
+        where = f" ({r['platform_named']}, named in the text)"
     if r["no_match"]:
         click.echo(f"No good match{where}: {r['message']}.")
         return
     for h in r["hosts"]:
         errs = "; ".join(f"{k}: {v}" for k, v in h["probe_errors"].items())
         click.echo(f"probed {h['host']}: {h['probes']} probe(s) answered" + (f" ({errs})" if errs else ""), err=True)
-    click.echo(f"Causes that fit \"{r['query']}\"{where}, best first:\n")
+    click.echo(f"Causes that fit \"{_short(r['query'])}\"{where}, best first:\n")
     for i, c in enumerate(r["candidates"], 1):
         click.echo(f"{i}. [{_MARK[c['verdict']]}] {c['id']} — {c['title']}   ({c['location']})")
         for e in c["evidence"]:
@@ -69,6 +76,14 @@ def _human(r: dict) -> None:
             click.echo(f"     see: {', '.join(c['see'])}")
     if not r["hosts"]:
         click.echo("\n(no box was probed: add --host H, --local or --capture F to confirm or rule these out)")
+
+
+def _short(text: str, width: int = 80) -> str:
+    """A pasted log is echoed as its first line, cut to width."""
+    lines = text.strip().splitlines()
+    first = " ".join(lines[0].split()) if lines else ""
+    more = len(lines) > 1 or len(first) > width
+    return first[:width] + (f"… ({len(lines)} lines)" if len(lines) > 1 else "…" if more else "")
 
 
 COMMANDS = [diagnose]

@@ -29,12 +29,15 @@ PLATFORM_BOOST = 1.5
 # With no platform given or named, one platform's gotcha is less likely to be the user's than a
 # universal one saying the same (GEN4 is U26 on a bare box).
 UNKNOWN_PLATFORM_FACTOR = 0.8
-# Added to gotchas whose rules read the clock match, when the user's duration hits a clock.
-CLOCK_BONUS = 0.6
+# Added (times the best score) to gotchas the user's own words decide: a duration that hits a
+# clock their rules read, or a pasted log line that makes their `confirm` true.
+EVIDENCE_BONUS = 0.6
 CANDIDATES = 8
-# Entities that are evidence on their own: a gotcha whose rules read one the text carries fits,
-# however much else the text holds (a pasted kernel log is mostly timestamps and addresses).
-EVIDENCE_ENTITIES = {"said_killed", "said_no_space", "said_cuda_oom", "said_xid"}
+# What a log excerpt pasted into the text can show, read by the probe's own parser: these
+# observations when present. An excerpt never shows an absence, nor that the whole log was read.
+PASTE_EVIDENCE = {"kernel_log": ("oom_kills", "cgroup_oom_kills_log", "oom_victims", "xid_codes",
+                                 "gpu_fell_off_bus", "hung_tasks")}
+PASTED = "your text"
 
 
 @dataclass
@@ -83,13 +86,37 @@ def named_platform(text: str, profiles: list[Profile]) -> Profile | None:
 
 
 def _names(text: str, name: str) -> bool:
+    return _name_pattern(name).search(text) is not None
+
+
+def _name_pattern(name: str) -> re.Pattern:
     if any("\u3400" <= ch <= "\u9fff" for ch in name):
-        return name in text  # Chinese has no spaces to bound a word
-    return re.search(rf"(?<![a-z0-9_]){re.escape(name)}(?![a-z0-9_])", text) is not None
+        return re.compile(re.escape(name))  # Chinese has no spaces to bound a word
+    return re.compile(rf"(?<![a-z0-9_]){re.escape(name)}(?![a-z0-9_])", re.I)
+
+
+def without_names(text: str, profile: Profile | None) -> str:
+    """The text with the platform's own names blanked: the platform already counts through its
+    profile, and its name in an aka must not decide which of its gotchas fits."""
+    for name in sorted(profile.called if profile else [], key=len, reverse=True):
+        text = _name_pattern(name).sub(" ", text)
+    return text
+
+
+def pasted_evidence(text: str) -> HostResult:
+    """Observations read out of log lines the user pasted (`dmesg | tail`), kept only where present."""
+    result = HostResult(PASTED)
+    for parser, names in PASTE_EVIDENCE.items():
+        parsed = parsers.get(parser).parse(text)
+        for name in names:
+            obs = parsed.get(name)
+            if obs is not None and obs.line and obs.value:
+                result.observations[name] = (parser, obs)
+    return result
 
 
 def rank(index: Index, text: str, profile: Profile | None, said: dict[str, Any],
-         scoped: bool = True) -> list[Ranked]:
+         scoped: bool = True, pasted: HostResult | None = None) -> list[Ranked]:
     """Best first. With `scoped`, only the profile's own, family and universal gotchas compete;
     without it (a platform only named in the text) its gotchas are favoured, not the rest dropped."""
     query = f"{text} {entities.expansion(said)}"
@@ -107,14 +134,17 @@ def rank(index: Index, text: str, profile: Profile | None, said: dict[str, Any],
             score *= UNKNOWN_PLATFORM_FACTOR
         scored.append(Ranked(g, score, fits(share, held)))
     top = max((r.score for r in scored), default=0.0)
+    shown = {name: obs.value for name, (_, obs) in (pasted.observations if pasted else {}).items()}
+    told = {**said, **shown}
     for r in scored:
         read = rules.names_read(r.gotcha.confirm, r.gotcha.rule_out)
-        confirms_on = rules.names_read(r.gotcha.confirm)
-        if said.get("said_hours_near_clock") and "said_hours_near_clock" in read:
-            r.score += CLOCK_BONUS * top
-            r.fits = True  # the duration the user named is this gotcha's clock: a real fit
-        elif any(said.get(name) for name in confirms_on & EVIDENCE_ENTITIES):
-            r.fits = True  # the text carries what this gotcha's own rules look for (a pasted log)
+        clock = said.get("said_hours_near_clock") and "said_hours_near_clock" in read
+        if clock or rules.evaluate(r.gotcha.confirm, told):  # their duration is its clock, or proves it
+            r.score += EVIDENCE_BONUS * top
+            r.fits = True
+        elif read & shown.keys():  # the pasted log holds what its rules examine: worth deciding
+            r.score += EVIDENCE_BONUS / 2 * top
+            r.fits = True
     return sorted(scored, key=lambda r: -r.score)
 
 
@@ -182,11 +212,14 @@ def diagnose(index: Index, text: str, *, profile: Profile | None = None, variant
     said = entities.extract(text)
     named = named_platform(text, index.profiles()) if profile is None else None
     said["said_hours_near_clock"] = entities.near_clock(said["said_hours"], clocks(profile or named, variant))
-    ranked = rank(index, text, profile or named, said, scoped=profile is not None)
+    pasted = pasted_evidence(text)
+    ranked = rank(index, without_names(text, profile or named), profile or named, said,
+                  scoped=profile is not None, pasted=pasted)
     no_match = not any(r.fits for r in ranked)
     result: dict[str, Any] = {
         "version": 1, "kind": "diagnose", "query": text, "platform": profile.slug if profile else None,
-        "variant": variant, "platform_named": named.slug if named else None, "entities": {k: v for k, v in said.items() if v not in (None, False)},
+        "variant": variant, "platform_named": named.slug if named else None,
+        "entities": {k: v for k, v in said.items() if v not in (None, False)},
         "no_match": no_match, "candidates": [], "hosts": [],
     }
     if no_match:
@@ -204,11 +237,13 @@ def diagnose(index: Index, text: str, *, profile: Profile | None = None, variant
             wanted += [p for p in g.probes if p not in wanted]
         probes = [p for pid in wanted if (p := index.probe(pid))]
         hosts = probe_hosts(transports, probes, workdir, save_capture)
+        for h in hosts:  # what the user pasted holds on every host, under what the host shows
+            h.observations = {**pasted.observations, **h.observations}
         result["hosts"] = [{"host": h.host, "probes": len({pid for pid, _ in h.observations.values()}),
                             "probe_errors": h.probe_errors} for h in hosts]
     candidates = []
     for g, score in top:
-        verdicts = [decide(g, base, h) for h in hosts] or [decide(g, base, None)]
+        verdicts = [decide(g, base, h) for h in hosts] or [decide(g, base, pasted)]
         verdict, evidence = _combine(verdicts)
         candidates.append({
             "id": g.id, "title": g.title, "platform": g.platform, "score": round(score, 3),
