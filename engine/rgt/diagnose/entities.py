@@ -15,7 +15,7 @@ _BARE_137 = re.compile(r"\b(137|139|143)\b")
 # "Xid 79", "xid: 79", and the driver's own line "NVRM: Xid (PCI:0000:3b:00): 79, pid=..."
 _XID = re.compile(r"\bxid\s*(?:\(pci:[^)]*\))?\s*[:#]?\s*(\d{1,3})\b", re.I)
 _KILLED = re.compile(r"\bkilled\b|sigkill|signal 9|\bkill -9\b|被kill|被杀|被干掉", re.I)
-_NO_SPACE = re.compile(r"no space left|disk (?:is )?full|磁盘(?:已)?满|空间不足|硬盘满|数据盘满", re.I)
+_NO_SPACE = re.compile(r"no space left|enospc|errno 28\b|disk (?:is )?full|磁盘(?:已)?满|空间不足|硬盘满|数据盘满", re.I)
 _DISK_PCT = re.compile(r"(?:df|disk|磁盘|used|使用)[^%\n]{0,20}?(\d{1,3})\s*%|(\d{1,3})\s*%\s*(?:used|full|disk)", re.I)
 _CUDA_OOM = re.compile(r"cuda out of memory|cuda oom|outofmemoryerror|显存不足|显存爆|显存溢出", re.I)
 
