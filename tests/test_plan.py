@@ -46,3 +46,17 @@ def test_checkpoint_interval_is_capped_by_a_known_clock(capsys):
 def test_plan_needs_a_variant_where_the_platform_has_several(capsys):
     r = run(capsys, "plan", "--platform", "paperspace", "--hours", "5")
     assert r.code == 2 and r.err.strip() == "rgt: paperspace has variants; say which (--variant gradient or core)"
+
+
+def test_a_host_set_rental_end_is_asked_for_then_checked(capsys):
+    """vast.ai: every rental ends at a date its host sets; plan asks for it, then decides."""
+    r = run(capsys, "plan", "--platform", "vastai", "--hours", "200", "--json")
+    clock = next(c for c in r.json()["clocks"] if c["clock"] == "rental_end")
+    assert r.code == 0 and clock["ends_run"] is False and "--rental-left-h" in clock["says"]
+    r = run(capsys, "plan", "--platform", "vastai", "--hours", "200", "--rental-left-h", "120", "--json")
+    assert r.code == 1 and [c["clock"] for c in r.json()["ends_run"]] == ["rental_end"]
+    assert r.json()["checkpoint"]["interval_s"] <= 120 * 3600
+    r = run(capsys, "plan", "--platform", "vastai", "--hours", "100", "--rental-left-h", "120", "--json")
+    assert r.code == 0 and not r.json()["ends_run"]
+    r = run(capsys, "plan", "--platform", "lambda", "--hours", "200", "--rental-left-h", "120", "--json")
+    assert all(c["clock"] != "rental_end" for c in r.json()["clocks"]), "Lambda rentals have no host-set end"

@@ -47,14 +47,15 @@ def rgt_compare(platforms: list[str], kb: str | None = None) -> dict[str, Any]:
 
 def rgt_plan(platform: str, hours: float, variant: str | None = None, spot: bool = False,
              checkpoint_cost_s: float | None = None, mtbf_h: float | None = None, disk_gb: float | None = None,
-             kb: str | None = None) -> dict[str, Any]:
-    """Preflight before renting: which clock ends the job, what the stop verb destroys and bills, checkpoint cadence."""
+             rental_left_h: float | None = None, kb: str | None = None) -> dict[str, Any]:
+    """Preflight before renting: which clock ends the job, what the stop verb destroys and bills, checkpoint cadence.
+    rental_left_h: hours until the rental's host-set end date, where the platform has one."""
     from .plan import JobPlan, preflight
 
     def go() -> dict:
         index = api.open_index(kb)
         profile = api.require_profile(index, platform, variant)
-        return preflight(index, profile, variant, JobPlan(hours, spot, checkpoint_cost_s, mtbf_h, disk_gb))
+        return preflight(index, profile, variant, JobPlan(hours, spot, checkpoint_cost_s, mtbf_h, disk_gb, rental_left_h))
     return _call(go)
 
 

@@ -22,6 +22,7 @@ class JobPlan:
     checkpoint_cost_s: float | None = None
     mtbf_h: float | None = None
     disk_gb: float | None = None
+    rental_left_h: float | None = None  # hours until this rental's host-set end date
 
 
 def young_daly_seconds(mtbf_s: float, cost_s: float) -> float:
@@ -54,6 +55,14 @@ def clocks(facts: dict, job: JobPlan) -> list[dict]:
     if release:
         out.append({"clock": "auto_release_h", "hours": release, "ends_run": False, "can_raise": False,
                     "says": f"a stopped box and its disks are deleted {release:g} h ({release / 24:g} days) after the stop"})
+    if facts.get("rental_end") == "host-set":
+        left = job.rental_left_h
+        ends = left is not None and job.hours > left
+        says = ("every rental has an end date set by the host, and the box stops there; "
+                + ("check how long yours has left and pass --rental-left-h" if left is None else
+                   f"yours ends in {left:g} h: the {job.hours:g} h job will be cut, rent a box whose end date lies past it"
+                   if ends else f"yours ends in {left:g} h: the job fits"))
+        out.append({"clock": "rental_end", "hours": left, "ends_run": ends, "can_raise": False, "says": says})
     if job.spot:
         grace = facts.get("spot_grace")
         if facts.get("spot_available"):
@@ -76,7 +85,8 @@ def preflight(index: Index, profile: Profile, variant: str | None, job: JobPlan)
         assumptions.append(f"mean time between interruptions {mtbf_h:g} h (pass --mtbf-h)")
     the_clocks = clocks(facts, job)
     # a known clock bounds the interval too: the last checkpoint must land before it fires
-    bound_h = min([c["hours"] for c in the_clocks if c["clock"] in ("session_cap_h", "auto_shutdown_h") and c["hours"]] + [mtbf_h])
+    bound_h = min([c["hours"] for c in the_clocks if c["clock"] in ("session_cap_h", "auto_shutdown_h", "rental_end")
+                   and c["hours"]] + [mtbf_h])
     interval = min(young_daly_seconds(mtbf_h * 3600, cost), bound_h * 3600)
     overrides = profile.overrides.get(variant or profile.variant_names()[0], {})
     durable = overrides["DURABLE_DIR"].value if "DURABLE_DIR" in overrides else ""

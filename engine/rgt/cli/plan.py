@@ -17,9 +17,10 @@ from .common import emit, index, json_option, kb_option
 @click.option("--checkpoint-cost-s", type=click.FloatRange(min=0, min_open=True), help="Seconds one checkpoint takes to write.")
 @click.option("--mtbf-h", type=click.FloatRange(min=0, min_open=True), help="Mean hours between interruptions.")
 @click.option("--disk-gb", type=click.FloatRange(min=0, min_open=True), help="Disk size, to price a stopped box.")
+@click.option("--rental-left-h", type=click.FloatRange(min=0), help="Hours until this rental's host-set end date.")
 @kb_option
 @json_option
-def plan(platform, variant, hours, spot, checkpoint_cost_s, mtbf_h, disk_gb, kb, as_json) -> None:
+def plan(platform, variant, hours, spot, checkpoint_cost_s, mtbf_h, disk_gb, rental_left_h, kb, as_json) -> None:
     """What will end this job, what a stop destroys and still bills, and the checkpoint cadence.
 
     Exits 1 when a clock will end the run before it finishes and cannot be raised."""
@@ -28,7 +29,7 @@ def plan(platform, variant, hours, spot, checkpoint_cost_s, mtbf_h, disk_gb, kb,
     if variant is None and len(profile.variant_names()) > 1:
         from ..errors import UsageError
         raise UsageError(f"{platform} has variants; say which", hint=f"--variant {' or '.join(profile.variant_names())}")
-    result = preflight(idx, profile, variant, JobPlan(hours, spot, checkpoint_cost_s, mtbf_h, disk_gb))
+    result = preflight(idx, profile, variant, JobPlan(hours, spot, checkpoint_cost_s, mtbf_h, disk_gb, rental_left_h))
     emit(result, as_json, _human)
     if result["ends_run"]:
         raise click.exceptions.Exit(Exit.FINDINGS)

@@ -201,6 +201,7 @@ FRONTMATTER: dict[str, Key] = {
     "session_cap_h": Key(_nullable(_num), "hard cap in hours on one session or job; cannot be raised"),
     "idle_timeout_h": Key(_nullable(_num), "hours of inactivity after which the session is ended"),
     "auto_release_h": Key(_nullable(_num), "hours after which a stopped box and its disks are deleted"),
+    "rental_end": Key(_nullable(_enum("host-set")), "`host-set`: every rental has its own end date, set by the host, at which the box stops; null = no such date"),
     "onstart_limit_bytes": Key(_limit_bytes, "size limit of the boot hook script; `undocumented` = a hook with no published limit; null = no boot hook"),
     "sources": Key(_sources, "where the frontmatter facts come from", fact=False),
 }
