@@ -12,10 +12,11 @@ from rgt.kb import schema
 from rgt.kb.model import Override, Profile
 from rgt.render import parse_job, render_profile
 
-# A training stand-in: STEPS steps, one checkpoint per step written the way the contract asks
-# (tmp, then rename, then the .sha256 sidecar), resuming from $RGT_RESUME, stopping at a step
-# boundary when $RGT_STOP_FILE appears. Every start is recorded in starts.txt.
-FAKE_TRAIN = r"""#!/usr/bin/env bash
+# A training stand-in: STEPS steps (optional delay per step, 0 when FAST is set), one checkpoint
+# per step written the way the contract asks, resuming from $RGT_RESUME, stopping at a step
+# boundary when $RGT_STOP_FILE appears. Every start is recorded in starts.txt. @START@ reads the
+# step to resume from, @SAVE@ writes step $s, @FINISH@ runs after the last step.
+_FAKE = r"""#!/usr/bin/env bash
 set -u
 steps=${1:-3}
 delay=${FAST:+0}
@@ -23,7 +24,7 @@ delay=${delay:-${2:-0}}
 out=$RGT_CKPT_DIR
 start=0
 if [ -n "${RGT_RESUME:-}" ]; then
-  start=$(head -n 1 "$RGT_RESUME")
+  start=$(@START@)
   echo "resumed from $RGT_RESUME at step $start"
 else
   echo "fresh start at step 0"
@@ -33,18 +34,47 @@ s=$start
 while [ "$s" -lt "$steps" ]; do
   s=$((s + 1))
   sleep "$delay"
-  printf '%s\n%s\n' "$s" "payload for step $s of cell ${RGT_CELL}" >"$out/step_$s.pt.tmp"
-  mv "$out/step_$s.pt.tmp" "$out/step_$s.pt"
-  sha256sum "$out/step_$s.pt" >"$out/step_$s.pt.sha256"
+@SAVE@
   echo "step $s"
   if [ -e "$RGT_STOP_FILE" ]; then
     echo "stop requested; saved step $s"
     exit 0
   fi
 done
-printf 'final\n' >"$out/best.pth"
+@FINISH@
 echo "done at step $s"
 """
+
+
+def _fake(start: str, save: str, finish: str = "") -> str:
+    return _FAKE.replace("@START@", start).replace("@SAVE@", save).replace("@FINISH@", finish)
+
+
+# One file per step: tmp, then rename, then the .sha256 sidecar; a best.pth at the end.
+FAKE_TRAIN = _fake('head -n 1 "$RGT_RESUME"', r"""
+  printf '%s\n%s\n' "$s" "payload for step $s of cell ${RGT_CELL}" >"$out/step_$s.pt.tmp"
+  mv "$out/step_$s.pt.tmp" "$out/step_$s.pt"
+  sha256sum "$out/step_$s.pt" >"$out/step_$s.pt.sha256"
+""".strip("\n"), r"""
+printf 'final\n' >"$out/best.pth"
+""".strip("\n"))
+
+# Saving the way Hugging Face's Trainer does: a directory checkpoint-N/ holding several files,
+# written under a temporary name and renamed, then a sidecar next to it: an empty
+# checkpoint-N.complete, or (SIDECAR=sha256) checkpoint-N.sha256 listing the files inside.
+FAKE_TRAIN_DIRS = _fake('cat "$RGT_RESUME/trainer_state.txt"', r"""
+  tmp="$out/tmp-checkpoint-$s"
+  mkdir -p "$tmp/sub"
+  printf 'weights of step %s\n' "$s" >"$tmp/model.safetensors"
+  printf 'optimizer of step %s\n' "$s" >"$tmp/sub/optimizer.pt"
+  echo "$s" >"$tmp/trainer_state.txt"
+  mv "$tmp" "$out/checkpoint-$s"
+  if [ "${SIDECAR:-}" = sha256 ]; then
+    (cd "$out/checkpoint-$s" && sha256sum model.safetensors sub/optimizer.pt trainer_state.txt) >"$out/checkpoint-$s.sha256"
+  else
+    : >"$out/checkpoint-$s.complete"
+  fi
+""".strip("\n"))
 
 
 def box_profile(root: Path, *, slug: str = "testbox", durable_dir: str = "", irreversible: bool = True,
@@ -79,6 +109,7 @@ def job(root: Path, **over) -> object:
 
 def render_box(root: Path, profile: Profile | None = None, out: str = "out", **job_over) -> Path:
     (root / "fake_train.sh").write_text(FAKE_TRAIN)
+    (root / "fake_train_dirs.sh").write_text(FAKE_TRAIN_DIRS)
     profile = profile or box_profile(root)
     files = render_profile(profile, None, job(root, **job_over))
     out_dir = root / out

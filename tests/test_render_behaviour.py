@@ -371,3 +371,74 @@ def test_detach_returns_at_once_and_the_queue_finishes(tmp_path, mode):
     finally:
         if mode == "tmux":
             subprocess.run(["tmux", "kill-server"], env={**os.environ, "TMUX_TMPDIR": str(sock)}, capture_output=True)
+
+
+def dir_job(tmp_path: Path) -> dict:
+    return {"command": f"bash {tmp_path}/fake_train_dirs.sh {{args}}", "checkpoint_pattern": "checkpoint-*"}
+
+
+@pytest.mark.parametrize("sidecar", ["complete", "sha256"])
+def test_directory_checkpoints_are_copied_whole_verified_and_pruned(tmp_path, sidecar):
+    """Hugging Face style: checkpoint-N/ directories; the newest complete one is copied file by
+    file, every file in the manifest, verify_local.py passes, and a changed byte inside fails it."""
+    out = render_box(tmp_path, box_profile(tmp_path, prune="checkpoint-*"), **dir_job(tmp_path))
+    r = run(out / "run_queue.sh", root=tmp_path, SIDECAR=sidecar)
+    assert r.returncode == 0, r.stdout + r.stderr
+    dst = tmp_path / "durable" / "b"
+    assert f"DURABLE OK b -> {dst}: 5 files" in r.stdout  # 3 in checkpoint-3/, its sidecar, starts.txt
+    assert sorted(p.relative_to(dst).as_posix() for p in dst.rglob("*") if p.is_file()) == sorted([
+        "checkpoint-3/model.safetensors", "checkpoint-3/sub/optimizer.pt", "checkpoint-3/trainer_state.txt",
+        f"checkpoint-3.{sidecar}", "starts.txt", "MANIFEST.sha256", "MANIFEST.sizes"])
+    assert not list(dst.glob(".*rgt-*")), "no temp directory left behind"
+    assert subprocess.run(["sha256sum", "--strict", "-c", "MANIFEST.sha256"], cwd=dst, capture_output=True).returncode == 0
+    assert not list((run_root(tmp_path) / "checkpoints" / "b").glob("checkpoint-*")), "rolling dirs pruned"
+    v = verify(tmp_path / "durable", "--no-load")
+    assert v.returncode == 0 and v.stdout.splitlines()[-1] == "VERIFIED 10 file(s) in 2 manifest(s)"
+    (dst / "checkpoint-3" / "sub" / "optimizer.pt").write_text("changed\n")
+    v = verify(tmp_path / "durable", "--no-load")
+    assert v.returncode == 1 and ("SHA256 MISMATCH" in v.stdout or "SIZE MISMATCH" in v.stdout)
+
+
+def test_kill_9_with_directory_checkpoints_resumes_from_the_newest_complete_directory(tmp_path):
+    out = render_box(tmp_path, queue=[{"name": "a", "args": "40 0.1"}], **dir_job(tmp_path))
+    ckdir = run_root(tmp_path) / "checkpoints" / "a"
+    proc = start(out / "run_queue.sh", root=tmp_path, SIDECAR="sha256")
+    wait_for(lambda: (ckdir / "checkpoint-3.sha256").exists(), what="the third directory checkpoint")
+    kill_tree(proc)
+    last = max(int(p.name[11:-7]) for p in ckdir.glob("checkpoint-*.sha256"))
+    # debris: a renamed directory whose sidecar was never written, and one whose listing lies
+    (ckdir / f"checkpoint-{last + 50}").mkdir()
+    (ckdir / f"checkpoint-{last + 50}" / "trainer_state.txt").write_text(f"{last + 50}\n")
+    (ckdir / f"checkpoint-{last + 60}").mkdir()
+    (ckdir / f"checkpoint-{last + 60}" / "trainer_state.txt").write_text(f"{last + 60}\n")
+    (ckdir / f"checkpoint-{last + 60}.sha256").write_text("0" * 64 + "  trainer_state.txt\n")
+
+    r = run(out / "run_queue.sh", root=tmp_path, FAST="1", SIDECAR="sha256")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert starts(tmp_path, "a") == [0, last]
+    log = (run_root(tmp_path) / "logs" / "a.log").read_text()
+    assert f"resuming from {ckdir}/checkpoint-{last}\n" in log
+    assert f"skipping incomplete checkpoint checkpoint-{last + 60}" in log
+    assert f"skipping incomplete checkpoint checkpoint-{last + 50}" in log
+    assert (tmp_path / "durable" / "a" / "checkpoint-40" / "trainer_state.txt").read_text() == "40\n"
+
+
+def test_a_directory_copy_that_comes_out_short_fails_and_keeps_the_local_checkpoint(tmp_path):
+    """cp -R exits 0 but one file in the copy is short (U33): only the per-file comparison sees it."""
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    (bindir / "cp").write_text('#!/bin/bash\n/bin/cp "$@" || exit\ndst=${@: -1}\n'
+                               '[ -d "$dst" ] && head -c 3 "$dst/sub/optimizer.pt" >"$dst/x" && mv "$dst/x" "$dst/sub/optimizer.pt"\n'
+                               'exit 0\n')
+    (bindir / "cp").chmod(0o755)
+    out = render_box(tmp_path, box_profile(tmp_path, prune="checkpoint-*"), queue=[{"name": "a", "args": "2"}],
+                     **dir_job(tmp_path))
+    r = run(out / "run_queue.sh", root=tmp_path, PATH=f"{bindir}:{os.environ['PATH']}")
+    assert r.returncode == 1 and "DURABLE OK" not in r.stdout, r.stdout
+    log = (run_root(tmp_path) / "logs" / "a.log").read_text()
+    assert "size or sha256 mismatch for checkpoint-2/sub/optimizer.pt" in log
+    assert (run_root(tmp_path) / "checkpoints" / "a" / "checkpoint-2" / "sub" / "optimizer.pt").exists(), "not pruned"
+    assert not list((tmp_path / "durable" / "a").glob(".*")), "the partial copy was removed"
+    r = run(out / "run_queue.sh", root=tmp_path)  # with a working cp, the retry copies and verifies
+    assert r.returncode == 0 and "DURABLE OK a" in r.stdout, r.stdout
+    assert verify(tmp_path / "durable", "--no-load").returncode == 0
