@@ -442,3 +442,58 @@ def test_a_directory_copy_that_comes_out_short_fails_and_keeps_the_local_checkpo
     r = run(out / "run_queue.sh", root=tmp_path)  # with a working cp, the retry copies and verifies
     assert r.returncode == 0 and "DURABLE OK a" in r.stdout, r.stdout
     assert verify(tmp_path / "durable", "--no-load").returncode == 0
+
+
+# An rclone remote named `box` of rclone's `local` backend, configured through the environment as
+# rclone allows: real rclone uploads, lists and reads back, with no network and no account.
+RCLONE_ENV = {"RCLONE_CONFIG_BOX_TYPE": "local"}
+
+
+def test_rclone_target_uploads_reads_back_and_verifies(tmp_path):
+    assert shutil.which("rclone"), "rclone is needed for these tests (tests/run.sh installs it)"
+    remote = tmp_path / "bucket"
+    out = render_box(tmp_path, box_profile(tmp_path, prune="checkpoint-*"), durable=f"rclone:box:{remote}",
+                     **dir_job(tmp_path))
+    r = run(out / "run_queue.sh", root=tmp_path, **RCLONE_ENV)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert f"DURABLE OK b -> box:{remote}/b: 5 files, 42 bytes" in r.stdout and "read back and sha256 verified" in r.stdout
+    assert (remote / "b" / "checkpoint-3" / "sub" / "optimizer.pt").read_text() == "optimizer of step 3\n"
+    assert subprocess.run(["sha256sum", "--strict", "-c", "MANIFEST.sha256"], cwd=remote / "b",
+                          capture_output=True).returncode == 0
+    assert not list((run_root(tmp_path) / "checkpoints" / "b").glob("checkpoint-*")), "pruned after the check"
+    assert verify(remote, "--no-load").returncode == 0
+
+
+@pytest.mark.parametrize("how", ["no-rclone", "upload-fails", "remote-lies"])
+def test_rclone_target_that_fails_says_so_and_keeps_the_local_checkpoint(tmp_path, how):
+    remote = tmp_path / "bucket"
+    extra = dict(RCLONE_ENV)
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    if how == "no-rclone":  # a PATH holding bash and coreutils but no rclone
+        for tool in ("bash", "cat", "cut", "date", "df", "dirname", "find", "head", "kill", "ls", "mkdir", "mv",
+                     "rm", "sha256sum", "sleep", "sort", "stat", "sync", "uname", "du", "cp", "touch", "printf"):
+            if shutil.which(tool):
+                os.symlink(shutil.which(tool), bindir / tool)
+        extra["PATH"] = str(bindir)
+        reason = "rclone is not installed on this box"
+    elif how == "upload-fails":  # the remote's path runs through a regular file
+        (tmp_path / "afile").write_text("x")
+        remote = tmp_path / "afile" / "bucket"
+        reason = "rclone could not upload"
+    else:  # rclone reports success, but what the remote holds is short (U33)
+        real = shutil.which("rclone")
+        (bindir / "rclone").write_text(f'#!/bin/bash\n{real} "$@" || exit\n'
+                                       f'[ "$1" = copyto ] && case "${{@: -1}}" in *step_*.pt) '
+                                       f'p=${{@: -1}}; p=${{p#box:}}; head -c 2 "$p" >"$p.x" && mv "$p.x" "$p";; esac\n'
+                                       'exit 0\n')
+        (bindir / "rclone").chmod(0o755)
+        extra["PATH"] = f"{bindir}:{os.environ['PATH']}"
+        reason = "read back from"
+    out = render_box(tmp_path, box_profile(tmp_path, prune="step_*.pt"), durable=f"rclone:box:{remote}",
+                     queue=[{"name": "a", "args": "2"}])
+    r = run(out / "run_queue.sh", root=tmp_path, **extra)
+    assert r.returncode == 1 and "DURABLE OK" not in r.stdout, r.stdout + r.stderr
+    failed = (run_root(tmp_path) / "state" / "a.failed").read_text()
+    assert "DURABLE FAIL a" in failed and reason in failed and "local checkpoint kept" in failed
+    assert ckpts(tmp_path, "a") == ["step_1.pt", "step_2.pt"], "nothing pruned"

@@ -36,6 +36,10 @@ EXIT: dict[str, tuple[int, str]] = {
 }
 EXIT_CODES: dict[str, int] = {name: code for name, (code, _) in EXIT.items()}
 
+# `durable: rclone:REMOTE:PATH` copies to an rclone remote (S3, R2, B2, GCS, …) instead of a mount.
+RCLONE = "rclone:"
+_RCLONE_REMOTE = re.compile(r"^(?::[a-z0-9]+|[A-Za-z0-9_.-]+(?: [A-Za-z0-9_.-]+)*):")
+
 JOB_KEYS = ("name", "command", "workdir", "checkpoint_dir", "checkpoint_pattern", "durable", "queue",
             "disk_floor_gb", "inode_floor", "secrets", "detach", "slurm", "kubernetes")
 CELL_KEYS = ("name", "args", "env")
@@ -266,8 +270,11 @@ def parse_job(data: Any, where: str = "job.yaml") -> JobSpec:
     if pattern.endswith((".tmp", ".sha256", ".complete")):
         raise c.fail("checkpoint_pattern", "must match the checkpoints, not their temp files or sidecars", pattern)
     durable = c.string(data, "durable", "durable", expand=True)
-    if durable and not durable.startswith(("/", "$", "~")):
-        raise c.fail("durable", "must be an absolute path (a mount that survives the box)", durable)
+    if durable.startswith(RCLONE):
+        if not _RCLONE_REMOTE.match(durable[len(RCLONE):]):
+            raise c.fail("durable", "names an rclone remote as rclone:REMOTE:PATH, e.g. rclone:r2:my-bucket/runs", durable)
+    elif durable and not durable.startswith(("/", "$", "~")):
+        raise c.fail("durable", "must be an absolute path (a mount that survives the box) or rclone:REMOTE:PATH", durable)
 
     queue = _parse_queue(c, data.get("queue"))
     secrets = data.get("secrets") or []
@@ -455,7 +462,10 @@ def render_profile(profile: Profile, variant: str | None, job: JobSpec, kb_root:
     is_k8s = profile.slug == "kubernetes" or kind_detach == "k8s-job"
 
     ckpt_abs = job.checkpoint_dir.startswith(("/", "$", "~"))
-    if job.durable:
+    remote_word = "''"
+    if job.durable.startswith(RCLONE):
+        durable_word, remote_word = "''", shell_word(job.durable[len(RCLONE):], expand=True)
+    elif job.durable:
         durable_word = shell_word(job.durable, expand=True)
     elif ov["DURABLE_DIR"]:
         durable_word = '"$DURABLE_DIR"/' + shell_word(job.slug) + "/durable"
@@ -468,7 +478,7 @@ def render_profile(profile: Profile, variant: str | None, job: JobSpec, kb_root:
         "ov": ov, "job": job, "slug": job.slug, "cells": cells, "exit": EXIT_CODES,
         "detach": detach, "verb": verb, "irreversible": irreversible, "copyout_gate": copyout_gate,
         "exit_help": {code: text for code, text in EXIT.values()},
-        "ckpt_abs": ckpt_abs, "durable_word": durable_word,
+        "ckpt_abs": ckpt_abs, "durable_word": durable_word, "remote_word": remote_word,
         "disk_floor_kb": int(round(job.disk_floor_gb * 1024 * 1024)),
         "onstart_limit": onstart_limit,
     }
