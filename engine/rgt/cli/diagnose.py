@@ -4,7 +4,7 @@ from __future__ import annotations
 import click
 
 from .. import api
-from ..errors import Exit, UsageError
+from ..errors import Exit, RemoteError, UsageError
 from .common import emit, index, json_option, kb_option
 
 _MARK = {"confirmed": "CONFIRMED", "ruled_out": "ruled out", "possible": "possible"}
@@ -14,7 +14,9 @@ _MARK = {"confirmed": "CONFIRMED", "ruled_out": "ruled out", "possible": "possib
 @click.argument("text", nargs=-1, required=True)
 @click.option("--platform", "-p", help="Platform slug (rgt platforms); limits candidates to it and universal ones.")
 @click.option("--variant", help="Platform variant, e.g. gradient or core.")
-@click.option("--host", "hosts", multiple=True, help="ssh_config alias or user@host[:port]; repeat for several boxes.")
+@click.option("--host", "hosts", multiple=True,
+              help="ssh_config alias or user@host[:port]; repeat, or use a host list such as gpu[01-08].")
+@click.option("--hosts-file", type=click.Path(dir_okay=False), help="One host (or host list) per line; # comments.")
 @click.option("--local", "local", is_flag=True, help="Probe this machine instead of a remote one.")
 @click.option("--capture", type=click.Path(dir_okay=False), help="Replay a saved capture instead of connecting.")
 @click.option("--save-capture", type=click.Path(dir_okay=False), help="Write what the box answered, to replay or share.")
@@ -25,11 +27,12 @@ _MARK = {"confirmed": "CONFIRMED", "ruled_out": "ruled out", "possible": "possib
 @click.option("--limit", default=8, show_default=True, help="How many candidates to rank and decide.")
 @kb_option
 @json_option
-def diagnose(text, platform, variant, hosts, local, capture, save_capture, workdir, accept_new_host_key,
+def diagnose(text, platform, variant, hosts, hosts_file, local, capture, save_capture, workdir, accept_new_host_key,
              connect_timeout, ssh_config, limit, kb, as_json) -> None:
     """Rank the gotchas that fit TEXT and, with --host/--local/--capture, decide them on the box.
 
     TEXT may hold pasted log lines (`dmesg | tail`); `-` reads it from standard input."""
+    from ..diagnose import hosts as hostlist
     from ..diagnose import transport as tr
     from ..diagnose.diagnosis import diagnose as run
 
@@ -37,6 +40,7 @@ def diagnose(text, platform, variant, hosts, local, capture, save_capture, workd
     profile = api.require_profile(idx, platform, variant) if platform else None
     if variant and not platform:
         raise UsageError("--variant needs --platform", hint="e.g. --platform paperspace --variant core")
+    hosts = hostlist.collect(hosts, hosts_file)
     if sum(bool(x) for x in (hosts, local, capture)) > 1:
         raise UsageError("choose one of --host, --local or --capture")
     if save_capture and len(hosts) > 1:
@@ -50,6 +54,11 @@ def diagnose(text, platform, variant, hosts, local, capture, save_capture, workd
     result = run(idx, said, profile=profile, variant=variant, transports=transports,
                  workdir=workdir, save_capture=save_capture, limit=limit)
     emit(result, as_json, _human)
+    dead = [h for h in result["hosts"] if h.get("error")]
+    if dead:  # the others' verdicts are printed above; the exit status still says a host failed
+        names = ", ".join(h["host"] for h in dead[:5]) + (f" and {len(dead) - 5} more" if len(dead) > 5 else "")
+        raise RemoteError(f"{len(dead)} of {len(result['hosts'])} hosts could not be probed: {names}",
+                          hint="their reasons are in hosts[].error; verdicts above come from the others")
     if result["no_match"]:
         raise click.exceptions.Exit(Exit.FINDINGS)
 
@@ -62,6 +71,9 @@ def _human(r: dict) -> None:
         click.echo(f"No good match{where}: {r['message']}.")
         return
     for h in r["hosts"]:
+        if h.get("error"):
+            click.echo(f"could not probe {h['error']}", err=True)
+            continue
         errs = "; ".join(f"{k}: {v}" for k, v in h["probe_errors"].items())
         click.echo(f"probed {h['host']}: {h['probes']} probe(s) answered" + (f" ({errs})" if errs else ""), err=True)
     click.echo(f"Causes that fit \"{_short(r['query'])}\"{where}, best first:\n")

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import rules
+from ..errors import RemoteError
 from ..kb import schema
 from ..kb import index as kb_index
 from ..kb.index import Index
@@ -152,7 +153,13 @@ def probe_hosts(transports: list, probes: list[Probe], workdir: str | None,
 
     def one(transport) -> HostResult:
         result = HostResult(transport.host)
-        done = transport.run(script, budget)  # RemoteError propagates: a dead host is exit 3
+        try:
+            done = transport.run(script, budget)
+        except RemoteError as e:
+            if len(transports) == 1:
+                raise  # one dead host is the whole answer: exit 3
+            result.error = e.line()  # one dead node of many must not hide the others' evidence
+            return result
         if save_capture:
             from .transport import save_capture as save
             save(save_capture, transport.host, done)
@@ -233,11 +240,15 @@ def diagnose(index: Index, text: str, *, profile: Profile | None = None, variant
         for g, _ in top:
             wanted += [p for p in g.probes if p not in wanted]
         probes = [p for pid in wanted if (p := index.probe(pid))]
-        hosts = probe_hosts(transports, probes, workdir, save_capture)
+        probed = probe_hosts(transports, probes, workdir, save_capture)
+        result["hosts"] = [{"host": h.host, "probes": len({pid for pid, _ in h.observations.values()}),
+                            "probe_errors": h.probe_errors, "error": h.error} for h in probed]
+        hosts = [h for h in probed if h.error is None]
+        if not hosts:
+            raise RemoteError(f"no host could be probed; first: {probed[0].error}",
+                              hint="check the hosts with `ssh HOST true`")
         for h in hosts:  # what the user pasted holds on every host, under what the host shows
             h.observations = {**pasted.observations, **h.observations}
-        result["hosts"] = [{"host": h.host, "probes": len({pid for pid, _ in h.observations.values()}),
-                            "probe_errors": h.probe_errors} for h in hosts]
     candidates = []
     for g, score in top:
         verdicts = [decide(g, base, h) for h in hosts] or [decide(g, base, pasted)]

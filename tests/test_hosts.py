@@ -1,0 +1,75 @@
+"""Fan-out over many hosts: Slurm-style host lists, a hosts file, and a dead node among live ones
+against the real sshd (its verdicts still come back; the exit status still says a host failed)."""
+from __future__ import annotations
+
+import pytest
+
+import sshd
+from helpers import run
+from rgt.diagnose import hosts
+from rgt.errors import UsageError
+
+
+@pytest.mark.parametrize("spec, expected", [
+    ("gpu[01-03,07]", ["gpu01", "gpu02", "gpu03", "gpu07"]),
+    ("root@node[8-10]:2222", ["root@node8:2222", "root@node9:2222", "root@node10:2222"]),
+    ("r[1-2]n[0-1]", ["r1n0", "r1n1", "r2n0", "r2n1"]),
+    ("plainhost", ["plainhost"]),
+    ("gpu[007]", ["gpu007"]),
+])
+def test_host_lists_expand_like_slurm(spec, expected):
+    assert hosts.expand(spec) == expected
+
+
+@pytest.mark.parametrize("spec, says", [
+    ("gpu[01-03", "unbalanced brackets"),
+    ("gpu[03-01]", "runs backwards"),
+    ("gpu[a-c]", "is not a number or a range"),
+    ("n[1-100]x[1-100]", "names 10000 hosts"),
+])
+def test_bad_host_lists_are_one_clear_error(spec, says):
+    with pytest.raises(UsageError, match=says):
+        hosts.expand(spec)
+
+
+def test_hosts_file_and_command_line_merge_in_order_each_once(tmp_path):
+    f = tmp_path / "nodes.txt"
+    f.write_text("# the training nodes\ngpu[01-02]\n\n  gpu03   # spare\ngpu01\n")
+    assert hosts.collect(["gpu00", "gpu02"], str(f)) == ["gpu00", "gpu02", "gpu01", "gpu03"]
+    with pytest.raises(UsageError, match="cannot read hosts file"):
+        hosts.collect([], str(tmp_path / "missing.txt"))
+
+
+def _cluster_config(server, tmp_path):
+    """rgt-box1 and rgt-box2 reach the live sshd; rgt-dead points at a port nobody listens on."""
+    text = server.config.read_text()
+    body = text.split("\n", 1)[1]
+    cfg = tmp_path / "ssh_config_cluster"
+    cfg.write_text(f"Host rgt-box1 rgt-box2\n{body}\nHost rgt-dead\n"
+                   + body.replace(f"Port {server.port}", f"Port {sshd.free_port()}"))
+    return cfg
+
+
+def test_fan_out_keeps_the_live_hosts_evidence_when_one_node_is_dead(capsys, sshd_server, tmp_path):
+    cfg = _cluster_config(sshd_server, tmp_path)
+    r = run(capsys, "diagnose", "training process vanished, exit code 137", "--host", "rgt-box[1-2]",
+            "--host", "rgt-dead", "--ssh-config", str(cfg), "--json")
+    assert r.code == 3, r.err
+    data = r.json()
+    by_host = {h["host"]: h for h in data["hosts"]}
+    assert set(by_host) == {"rgt-box1", "rgt-box2", "rgt-dead"}
+    assert by_host["rgt-box1"]["error"] is None and by_host["rgt-box1"]["probes"] > 0
+    assert "connection refused" in by_host["rgt-dead"]["error"]
+    assert data["candidates"], "the live hosts' verdicts are still reported"
+    assert r.err.strip() == ("rgt: 1 of 3 hosts could not be probed: rgt-dead (their reasons are in "
+                             "hosts[].error; verdicts above come from the others)")
+
+
+def test_when_every_host_is_dead_it_is_one_line_and_exit_3(capsys, sshd_server, tmp_path):
+    cfg = _cluster_config(sshd_server, tmp_path)
+    cfg.write_text(cfg.read_text() + "\nHost rgt-dead2\n  HostName 127.0.0.1\n"
+                   f"  Port {sshd.free_port()}\n")
+    r = run(capsys, "diagnose", "run vanished", "--host", "rgt-dead", "--host", "rgt-dead2",
+            "--ssh-config", str(cfg))
+    assert r.code == 3 and r.out == "" and len(r.err.strip().splitlines()) == 1
+    assert "no host could be probed" in r.err and "connection refused" in r.err
