@@ -51,6 +51,11 @@ def main() -> int:
         ssh_true = timed(lambda: subprocess.run(["ssh", "-F", cfg, "rgt-box", "true"], check=True), args.runs)
         diag = timed(lambda: subprocess.run([rgt, "diagnose", QUERY, "--platform", "paperspace", "--host", "rgt-box",
                                              "--ssh-config", cfg], capture_output=True, check=True), args.runs)
+        # fan-out: eight aliases of the same loopback server, probed concurrently by one diagnose
+        cluster = base / "ssh_config_cluster"
+        cluster.write_text(server.config.read_text().replace("Host rgt-box", "Host rgt-box n1 n2 n3 n4 n5 n6 n7 n8"))
+        fan = timed(lambda: subprocess.run([rgt, "diagnose", QUERY, "--platform", "paperspace", "--host", "n[1-8]",
+                                            "--ssh-config", str(cluster)], capture_output=True, check=True), args.runs)
 
         index = api.open_index()
         probes = index.probes()  # the whole catalog: what a broad query sends to the box
@@ -86,6 +91,8 @@ def main() -> int:
     print(f"probes in the batch: {len(probes)}; median of {args.runs} runs; loopback sshd")
     print(f"ssh host true               {ssh_true * 1000:8.1f} ms")
     print(f"rgt diagnose --host         {diag * 1000:8.1f} ms   ratio {diag / ssh_true:5.2f}  (target <= 2)")
+    print(f"  the same over 8 hosts      {fan * 1000:8.1f} ms   {fan / diag:5.2f}x one host  "
+          f"(concurrent; {os.cpu_count()} CPUs here run every sshd and probe)")
     print(f"batched, one channel        {one * 1000:8.1f} ms   ({batch.LANES} lanes of probes at once)")
     print(f"  the same, a single lane     {one_lane * 1000:8.1f} ms   (probes one after another)")
     print(f"one channel per probe       {channels * 1000:8.1f} ms   {channels / one:5.2f}x the batch  (target >= 5)")
