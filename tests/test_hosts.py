@@ -73,3 +73,26 @@ def test_when_every_host_is_dead_it_is_one_line_and_exit_3(capsys, sshd_server, 
             "--ssh-config", str(cfg))
     assert r.code == 3 and r.out == "" and len(r.err.strip().splitlines()) == 1
     assert "no host could be probed" in r.err and "connection refused" in r.err
+
+
+def test_a_fan_out_is_saved_per_host_and_replays_offline(capsys, sshd_server, tmp_path):
+    cfg = _cluster_config(sshd_server, tmp_path)
+    query = ["diagnose", "training process vanished, exit code 137", "--json"]
+    live = run(capsys, *query, "--host", "rgt-box[1-2]", "--ssh-config", str(cfg), "--save-capture",
+               str(tmp_path / "caps"))
+    assert live.code == 0, live.err
+    saved = sorted(p.name for p in (tmp_path / "caps").iterdir())
+    assert saved == ["rgt-box1.json", "rgt-box2.json"]
+    replay = run(capsys, *query, *[a for p in saved for a in ("--capture", str(tmp_path / "caps" / p))])
+    assert replay.code == 0, replay.err
+    verdicts = lambda r: [(c["id"], c["verdict"]) for c in r.json()["candidates"]]  # noqa: E731
+    assert verdicts(replay) == verdicts(live)
+    assert [h["host"] for h in replay.json()["hosts"]] == ["rgt-box1", "rgt-box2"]
+
+
+def test_a_capture_that_cannot_be_written_is_one_line(capsys, sshd_server, tmp_path):
+    (tmp_path / "afile").write_text("x")
+    r = run(capsys, "diagnose", "run vanished", "--host", "rgt-box", "--ssh-config", str(sshd_server.config),
+            "--save-capture", str(tmp_path / "afile" / "cap.json"))
+    assert r.code == 2 and len(r.err.strip().splitlines()) == 1 and "cannot write the capture" in r.err
+    assert r.out == "", "refused before any probing"

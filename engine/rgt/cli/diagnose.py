@@ -1,6 +1,8 @@
 """`rgt diagnose`: ranked causes of a failure, confirmed or ruled out with evidence from the box."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from .. import api
@@ -18,8 +20,10 @@ _MARK = {"confirmed": "CONFIRMED", "ruled_out": "ruled out", "possible": "possib
               help="ssh_config alias or user@host[:port]; repeat, or use a host list such as gpu[01-08].")
 @click.option("--hosts-file", type=click.Path(dir_okay=False), help="One host (or host list) per line; # comments.")
 @click.option("--local", "local", is_flag=True, help="Probe this machine instead of a remote one.")
-@click.option("--capture", type=click.Path(dir_okay=False), help="Replay a saved capture instead of connecting.")
-@click.option("--save-capture", type=click.Path(dir_okay=False), help="Write what the box answered, to replay or share.")
+@click.option("--capture", "captures", multiple=True, type=click.Path(dir_okay=False),
+              help="Replay a saved capture instead of connecting; repeat for several hosts.")
+@click.option("--save-capture", type=click.Path(),
+              help="Write what the box answered, to replay or share; with several hosts, a directory of HOST.json.")
 @click.option("--workdir", help="Directory on the box holding the training code (for the code-age probe).")
 @click.option("--accept-new-host-key", is_flag=True, help="Trust and remember an unknown SSH host key.")
 @click.option("--connect-timeout", default=15.0, show_default=True, help="Seconds to wait for the SSH connection.")
@@ -27,7 +31,7 @@ _MARK = {"confirmed": "CONFIRMED", "ruled_out": "ruled out", "possible": "possib
 @click.option("--limit", default=8, show_default=True, help="How many candidates to rank and decide.")
 @kb_option
 @json_option
-def diagnose(text, platform, variant, hosts, hosts_file, local, capture, save_capture, workdir, accept_new_host_key,
+def diagnose(text, platform, variant, hosts, hosts_file, local, captures, save_capture, workdir, accept_new_host_key,
              connect_timeout, ssh_config, limit, kb, as_json) -> None:
     """Rank the gotchas that fit TEXT and, with --host/--local/--capture, decide them on the box.
 
@@ -41,11 +45,18 @@ def diagnose(text, platform, variant, hosts, hosts_file, local, capture, save_ca
     if variant and not platform:
         raise UsageError("--variant needs --platform", hint="e.g. --platform paperspace --variant core")
     hosts = hostlist.collect(hosts, hosts_file)
-    if sum(bool(x) for x in (hosts, local, capture)) > 1:
+    if sum(bool(x) for x in (hosts, local, captures)) > 1:
         raise UsageError("choose one of --host, --local or --capture")
-    if save_capture and len(hosts) > 1:
-        raise UsageError("--save-capture takes one host", hint="run diagnose once per host to save captures")
-    transports = ([tr.CaptureTransport(capture)] if capture else [tr.LocalTransport()] if local else
+    if save_capture:  # refuse before probing: a capture that cannot be written must not cost the diagnosis
+        target = Path(save_capture)
+        if len(hosts) > 1:  # a directory of HOST.json, made if missing
+            bad = target.exists() and not target.is_dir()
+        else:
+            bad, target = not target.parent.is_dir(), target.parent
+        if bad:
+            raise UsageError(f"cannot write the capture: {target} is not a directory",
+                             hint="--save-capture FILE in an existing directory; with several hosts, a directory")
+    transports = ([tr.CaptureTransport(c) for c in captures] if captures else [tr.LocalTransport()] if local else
                   [tr.SSHTransport(h, accept_new_host_key=accept_new_host_key, connect_timeout=connect_timeout,
                                    config_path=ssh_config) for h in hosts])
     said = click.get_text_stream("stdin").read() if text == ("-",) else " ".join(text)

@@ -9,10 +9,11 @@ from __future__ import annotations
 import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from .. import rules
-from ..errors import RemoteError
+from ..errors import RemoteError, UsageError
 from ..kb import schema
 from ..kb import index as kb_index
 from ..kb.index import Index
@@ -146,6 +147,18 @@ def rank(index: Index, text: str, profile: Profile | None, said: dict[str, Any],
     return sorted(scored, key=lambda r: -r.score)
 
 
+def capture_path(target: str, host: str, hosts: int) -> Path:
+    """Where a host's capture goes: the file itself for one host, `DIR/HOST.json` for several."""
+    if hosts == 1:
+        return Path(target)
+    try:
+        Path(target).mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UsageError(f"cannot make the capture directory {target}: {e.strerror}",
+                         hint="with several hosts, --save-capture names a directory") from None
+    return Path(target) / (re.sub(r"[^A-Za-z0-9_.@-]", "_", host) + ".json")
+
+
 def probe_hosts(transports: list, probes: list[Probe], workdir: str | None,
                 save_capture: str | None = None) -> list[HostResult]:
     script, budget = batch.script(probes, workdir), batch.budget(probes)
@@ -162,7 +175,7 @@ def probe_hosts(transports: list, probes: list[Probe], workdir: str | None,
             return result
         if save_capture:
             from .transport import save_capture as save
-            save(save_capture, transport.host, done)
+            save(capture_path(save_capture, transport.host, len(transports)), transport.host, done)
         for pid, out in batch.split(done.stdout).items():
             probe = by_id.get(pid)
             if probe is None:

@@ -76,7 +76,10 @@ class CaptureTransport:
 def save_capture(path: str | Path, host: str, result: CommandResult) -> None:
     data = {"version": CAPTURE_VERSION, "host": host,
             "taken": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), **asdict(result)}
-    Path(path).write_text(json.dumps(data, indent=1, ensure_ascii=False), encoding="utf-8")
+    try:
+        Path(path).write_text(json.dumps(data, indent=1, ensure_ascii=False), encoding="utf-8")
+    except OSError as e:
+        raise UsageError(f"cannot write the capture {path}: {e.strerror}", hint="pick a writable path") from None
 
 
 # ---------------------------------------------------------------- SSH
