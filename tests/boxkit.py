@@ -145,6 +145,19 @@ def kill_tree(proc: subprocess.Popen) -> None:
     proc.communicate(timeout=10)  # reaps it and closes the pipe
 
 
+def signal_when(proc: subprocess.Popen, ready, sig: int, what: str) -> str:
+    """Send SIG to a started script once READY holds; the output of the run it ended. A script
+    that does not end is killed, so a failing test leaves nothing running."""
+    try:
+        wait_for(ready, what=what)
+        os.kill(proc.pid, sig)
+        output, _ = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            kill_tree(proc)
+    return output
+
+
 def wait_for(predicate, timeout: float = 15, what: str = "condition") -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

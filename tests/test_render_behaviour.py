@@ -17,7 +17,7 @@ import pytest
 from rgt.render import EXIT_CODES as EXIT
 
 import boxkit
-from boxkit import box_profile, kill_tree, render_box, run, run_root, start, wait_for
+from boxkit import box_profile, kill_tree, render_box, run, run_root, signal_when, start, wait_for
 
 VERIFY = Path(__file__).resolve().parent.parent / "scripts" / "verify_local.py"
 
@@ -314,13 +314,9 @@ def test_slurm_usr1_sets_the_flag_checkpoints_and_requeues(tmp_path):
     senv = {"PATH": f"{bindir}:{os.environ['PATH']}", "SLURM_JOB_ID": "4242", "SLURM_SUBMIT_DIR": str(out)}
     ckdir = run_root(tmp_path, "test-job") / "checkpoints" / "a"
     proc = start(out / "job.sbatch", root=tmp_path, **senv)
-    try:
-        wait_for(lambda: (ckdir / "step_3.pt.sha256").exists(), what="checkpoints before the warning")
-        os.kill(proc.pid, signal.SIGUSR1)  # what --signal=B:USR1@N delivers to the batch shell
-        output, _ = proc.communicate(timeout=20)
-    finally:
-        if proc.poll() is None:
-            kill_tree(proc)
+    # SIGUSR1 is what --signal=B:USR1@N delivers to the batch shell
+    output = signal_when(proc, lambda: (ckdir / "step_3.pt.sha256").exists(), signal.SIGUSR1,
+                         what="checkpoints before the warning")
     assert proc.returncode == EXIT["stopped"], output
     assert "USR1, the time limit is near" in output and "QUEUE STOPPED ok=0 failed=0 skipped=0 pending=2" in output
     assert (tmp_path / "scontrol.calls").read_text() == "requeue 4242\n"
@@ -339,13 +335,8 @@ def test_sigterm_to_the_queue_stops_the_cell_for_a_resume(tmp_path):
     out = render_box(tmp_path, queue=[{"name": "a", "args": "40 0.1"}])
     ckdir = run_root(tmp_path) / "checkpoints" / "a"
     proc = start(out / "run_queue.sh", root=tmp_path)
-    try:
-        wait_for(lambda: (ckdir / "step_2.pt.sha256").exists(), what="checkpoints")
-        os.kill(proc.pid, signal.SIGTERM)  # what Kubernetes sends PID 1 on deletion or preemption
-        output, _ = proc.communicate(timeout=20)
-    finally:
-        if proc.poll() is None:
-            kill_tree(proc)
+    # SIGTERM is what Kubernetes sends PID 1 on deletion or preemption
+    output = signal_when(proc, lambda: (ckdir / "step_2.pt.sha256").exists(), signal.SIGTERM, what="checkpoints")
     assert proc.returncode == EXIT["stopped"], output
     assert "STOPPED a on request" in output and "QUEUE STOPPED" in output
     r = run(out / "run_queue.sh", root=tmp_path, FAST="1")
