@@ -89,3 +89,17 @@ def test_several_problems_are_all_reported_with_their_lines(capsys, tmp_path):
 def test_bundled_knowledge_base_is_clean(capsys):
     r = run(capsys, "lint")
     assert r.code == 0, r.out
+
+
+def test_a_name_users_write_belongs_to_one_platform(tmp_path):
+    """Two profiles both `called` box: diagnose could not tell which one a user means."""
+    root = tmp_path / "kb"
+    shutil.copytree(CLEAN, root)
+    text = (root / "profiles" / "sample.md").read_text().replace("prefixes: [GEN]", "prefixes: [GEN]\ncalled: [box]")
+    (root / "profiles" / "sample.md").write_text(text)
+    (root / "profiles" / "twin.md").write_text(text.replace("platform: sample", "platform: twin"))
+    clashes = [(f.file, f.message) for f in lint(load_kb(root)) if f.code == "ID001" and "called" in f.message]
+    assert clashes == [("profiles/twin.md", "`called` name `box` is also claimed by profiles/sample.md")]
+    (root / "profiles" / "twin.md").write_text(text.replace("platform: sample", "platform: twin")
+                                               .replace("called: [box]", "called: [Box]"))
+    assert any(f.code == "FM002" and "lower-case" in f.message for f in lint(load_kb(root)))

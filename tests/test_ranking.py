@@ -85,11 +85,3 @@ def test_a_named_platform_is_favoured_but_nothing_is_dropped():
     ids = [c["id"] for c in result["candidates"]]
     assert ids[0].startswith("RP"), ids
     assert any(not i.startswith("RP") for i in ids), "other gotchas still compete"
-
-
-def test_every_called_name_points_to_one_platform():
-    owners: dict[str, str] = {}
-    for p in api.open_index().profiles():
-        for name in p.called:
-            assert name == name.lower(), f"{p.slug}: `called` names are lower-case, got {name!r}"
-            assert owners.setdefault(name, p.slug) == p.slug, f"{name!r} is claimed by {owners[name]} and {p.slug}"

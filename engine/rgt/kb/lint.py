@@ -57,6 +57,7 @@ def lint(kb: KnowledgeBase) -> list[Finding]:
     findings += _check_links(kb)
     findings += _check_probes(kb)
     findings += _check_rules(kb)
+    findings += _check_called(kb)
     for f in findings:
         if f.code not in CODES:  # the registry is the only source of codes
             raise KeyError(f"lint code {f.code} is not registered in rgt.kb.lint.CODES")
@@ -80,6 +81,17 @@ def _check_links(kb: KnowledgeBase) -> list[Finding]:
         for target in g.see:
             if target not in kb.gotchas:
                 out.append(Finding(g.file, g.block_line, "LNK001", f"{g.id}: `see` names {target}, which is not defined"))
+    return out
+
+
+def _check_called(kb: KnowledgeBase) -> list[Finding]:
+    """A name users write must point to one platform, or diagnose could not tell which they mean."""
+    out, owner = [], {}
+    for profile in sorted(kb.profiles.values(), key=lambda p: p.file):
+        for name in profile.called:
+            first = owner.setdefault(name, profile)
+            if first is not profile:
+                out.append(Finding(profile.file, 1, "ID001", f"`called` name `{name}` is also claimed by {first.file}"))
     return out
 
 

@@ -87,6 +87,13 @@ def _str_list(v: Any) -> list[str]:
     return v
 
 
+def _names(v: Any) -> list[str]:
+    names = _str_list(v)
+    if any(n != n.lower() or n != n.strip() for n in names):
+        raise SchemaError("expected lower-case names without surrounding spaces")
+    return names
+
+
 def _enum(*allowed: str) -> Callable[[Any], str]:
     def check(v: Any) -> str:
         if v not in allowed:
@@ -178,7 +185,7 @@ FRONTMATTER: dict[str, Key] = {
     "name": Key(_str, "the platform's name as people know it", fact=False),
     "kind": Key(_enum(*KINDS), "how the machine is rented and reached", fact=True),
     "prefixes": Key(_str_list, "gotcha ID prefixes this profile owns", fact=False),
-    "called": Key(_str_list, "names users write for it, lower-case; diagnose spots them in the text", required=False, fact=False),
+    "called": Key(_names, "names users write for it, lower-case; diagnose spots them in the text", required=False, fact=False),
     "variants": Key(lambda v: v, "per-variant descriptions and fact overrides", required=False, fact=False),
     "meter_stop_verb": Key(_str, "the action that stops the GPU meter, as the console names it"),
     "meter_stop_irreversible": Key(_bool, "true when that action deletes the box's disks"),
