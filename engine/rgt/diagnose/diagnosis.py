@@ -94,10 +94,11 @@ def _name_pattern(name: str) -> re.Pattern:
     return re.compile(rf"(?<![a-z0-9_]){re.escape(name)}(?![a-z0-9_])", re.I)
 
 
-def without_names(text: str, profile: Profile | None) -> str:
-    """The text with the platform's own names blanked: the platform already counts through its
-    profile, and its name in an aka must not decide which of its gotchas fits."""
-    for name in sorted(profile.called if profile else [], key=len, reverse=True):
+def without_names(text: str, profiles: list[Profile]) -> str:
+    """The text with every platform's names blanked: a name says where, not what went wrong. The
+    platform counts through its profile, and its name in an aka must not decide which of its
+    gotchas fits, nor make a question about prices look like a failure."""
+    for name in sorted((n for p in profiles for n in p.called), key=len, reverse=True):
         text = _name_pattern(name).sub(" ", text)
     return text
 
@@ -227,10 +228,11 @@ def diagnose(index: Index, text: str, *, profile: Profile | None = None, variant
              transports: list | None = None, workdir: str | None = None, save_capture: str | None = None,
              limit: int = CANDIDATES) -> dict:
     said = entities.extract(text)
-    named = named_platform(text, index.profiles()) if profile is None else None
+    profiles = index.profiles()
+    named = named_platform(text, profiles) if profile is None else None
     said["said_hours_near_clock"] = entities.near_clock(said["said_hours"], clocks(profile or named, variant))
     pasted = pasted_evidence(text)
-    ranked = rank(index, without_names(text, profile or named), profile or named, said,
+    ranked = rank(index, without_names(text, profiles), profile or named, said,
                   scoped=profile is not None, pasted=pasted)
     no_match = not any(r.fits for r in ranked)
     result: dict[str, Any] = {

@@ -48,7 +48,7 @@ _STOP = set("a an and are as at be been but by can could did do does for from ha
             "when where which who why will with would you your after just still got get some any also "
             "very really again".split())
 # Chinese function-word pairs that say nothing about a failure ("是不是", "我的", "怎么").
-_CJK_STOP = set("不是 是不 可以 一个 这个 那个 什么 怎么 为什 么会 我的 你的 了吗 吗？ 的是 是的 就是 还是 但是 因为 所以 如果 然后 已经 一直 现在 要下 么办 咋办 怎样 么样 哪个 哪家 请问 大家 一下 的话".split())
+_CJK_STOP = set("不是 是不 可以 一个 这个 那个 什么 怎么 为什 么会 我的 你的 了吗 吗？ 的是 是的 就是 还是 但是 因为 所以 如果 然后 已经 一直 现在 要下 么办 咋办 怎样 么样 哪个 哪家 请问 大家 一下 的话 要不 不要".split())
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")
 # "vast.ai", "c10d", "exit-code" stay whole; a sentence's final "." or "-" does not stick to a word
 _WORD = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9_.+-]*[A-Za-z0-9_+])?")
