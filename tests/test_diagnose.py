@@ -116,3 +116,13 @@ def test_text_from_stdin_and_a_short_header(tmp_path):
     assert "[CONFIRMED]" in done.stdout
     empty = subprocess.run([str(rgt), "diagnose", "-"], input="  \n", capture_output=True, text=True)
     assert empty.returncode == 2 and "no text to diagnose" in empty.stderr
+
+
+def test_a_box_without_bash_is_one_clear_line(capsys, tmp_path):
+    """What `bash -s` gives on a box without bash (a bare Alpine image): the shell's 127."""
+    cap = tmp_path / "alpine.json"
+    cap.write_text(json.dumps({"version": 1, "host": "alpine-box", "rc": 127, "stdout": "",
+                               "stderr": "sh: bash: not found\n", "command": "bash -s"}))
+    r = run(capsys, "diagnose", "run vanished at 6h", "--capture", str(cap))
+    assert r.code == 3 and r.out == "" and len(r.err.strip().splitlines()) == 1
+    assert "alpine-box: bash is not on the box's PATH" in r.err and "apk add bash" in r.err

@@ -169,6 +169,9 @@ def probe_hosts(transports: list, probes: list[Probe], workdir: str | None,
         result = HostResult(transport.host)
         try:
             done = transport.run(script, budget)
+            if done.rc == 127 and "@@RGT BEGIN" not in done.stdout:  # the login shell found no bash
+                raise RemoteError("bash is not on the box's PATH, and every probe needs it", where=transport.host,
+                                  hint="install bash on the box (Alpine: apk add bash coreutils)")
         except RemoteError as e:
             if len(transports) == 1:
                 raise  # one dead host is the whole answer: exit 3
