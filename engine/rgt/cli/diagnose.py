@@ -47,15 +47,8 @@ def diagnose(text, platform, variant, hosts, hosts_file, local, captures, save_c
     hosts = hostlist.collect(hosts, hosts_file)
     if sum(bool(x) for x in (hosts, local, captures)) > 1:
         raise UsageError("choose one of --host, --local or --capture")
-    if save_capture:  # refuse before probing: a capture that cannot be written must not cost the diagnosis
-        target = Path(save_capture)
-        if len(hosts) > 1:  # a directory of HOST.json, made if missing
-            bad = target.exists() and not target.is_dir()
-        else:
-            bad, target = not target.parent.is_dir(), target.parent
-        if bad:
-            raise UsageError(f"cannot write the capture: {target} is not a directory",
-                             hint="--save-capture FILE in an existing directory; with several hosts, a directory")
+    if save_capture:
+        _check_capture_target(Path(save_capture), many=len(hosts) > 1)
     transports = ([tr.CaptureTransport(c) for c in captures] if captures else [tr.LocalTransport()] if local else
                   [tr.SSHTransport(h, accept_new_host_key=accept_new_host_key, connect_timeout=connect_timeout,
                                    config_path=ssh_config) for h in hosts])
@@ -72,6 +65,17 @@ def diagnose(text, platform, variant, hosts, hosts_file, local, captures, save_c
                           hint="their reasons are in hosts[].error; verdicts above come from the others")
     if result["no_match"]:
         raise click.exceptions.Exit(Exit.FINDINGS)
+
+
+def _check_capture_target(target: Path, many: bool) -> None:
+    """Refuse before probing: a capture that cannot be written must not cost the diagnosis."""
+    if many:  # a directory of HOST.json, made if missing
+        where, bad = target, target.exists() and not target.is_dir()
+    else:
+        where, bad = target.parent, not target.parent.is_dir()
+    if bad:
+        raise UsageError(f"cannot write the capture: {where} is not a directory",
+                         hint="--save-capture FILE in an existing directory; with several hosts, a directory")
 
 
 def _human(r: dict) -> None:
