@@ -126,3 +126,14 @@ def test_a_box_without_bash_is_one_clear_line(capsys, tmp_path):
     r = run(capsys, "diagnose", "run vanished at 6h", "--capture", str(cap))
     assert r.code == 3 and r.out == "" and len(r.err.strip().splitlines()) == 1
     assert "alpine-box: bash is not on the box's PATH" in r.err and "apk add bash" in r.err
+
+
+def test_a_pasted_free_table_brings_up_the_host_wide_reading_trap(capsys):
+    """`free -m` pasted from inside a container reads the host's memory (U41): the free parser
+    reads the table, and the gotcha whose rules examine those numbers is put forward."""
+    text = ("               total        used        free      shared  buff/cache   available\n"
+            "Mem:          515000      510100        1200         100        3700        2100\n"
+            "Swap:              0           0           0\n")
+    r = run(capsys, "diagnose", text, "--json")
+    assert r.code == 0, r.err
+    assert "U41" in [c["id"] for c in r.json()["candidates"][:3]]

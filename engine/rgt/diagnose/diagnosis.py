@@ -40,7 +40,8 @@ CANDIDATES = 8
 # What a log excerpt pasted into the text can show, read by the probe's own parser: these
 # observations when present. An excerpt never shows an absence, nor that the whole log was read.
 PASTE_EVIDENCE = {"kernel_log": ("oom_kills", "cgroup_oom_kills_log", "oom_victims", "xid_codes",
-                                 "gpu_fell_off_bus", "hung_tasks")}
+                                 "gpu_fell_off_bus", "hung_tasks"),
+                  "free": ("mem_total_mib", "mem_available_mib")}
 PASTED = "your text"
 
 
