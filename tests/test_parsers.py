@@ -28,6 +28,7 @@ _TYPES = {
     "list[int]": lambda v: isinstance(v, list)
     and all(isinstance(x, int) and not isinstance(x, bool) for x in v),
     "list[str]": lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v),
+    "list[dict]": lambda v: isinstance(v, list) and all(isinstance(x, dict) for x in v),
 }
 
 

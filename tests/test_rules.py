@@ -26,7 +26,19 @@ def test_three_valued_evaluation(expr, facts, expected):
 
 def test_a_verdict_needs_a_decision_not_a_gap():
     confirm, rule_out = "oom_kills > 0 or cgroup_oom_kills > 0", "kernel_log_readable and oom_kills == 0"
-    assert rules.verdict(confirm, rule_out, {"oom_kills": 1}) == rules.CONFIRMED
-    assert rules.verdict(confirm, rule_out, {"oom_kills": 0}) == rules.POSSIBLE
-    assert rules.verdict(confirm, rule_out, {"oom_kills": 0, "cgroup_oom_kills": 0,
-                                             "kernel_log_readable": True}) == rules.RULED_OUT
+    assert rules.verdict(confirm, rule_out, {}, {"oom_kills": 1}) == rules.CONFIRMED
+    assert rules.verdict(confirm, rule_out, {}, {"oom_kills": 0}) == rules.POSSIBLE
+    assert rules.verdict(confirm, rule_out, {}, {"oom_kills": 0, "cgroup_oom_kills": 0,
+                                                 "kernel_log_readable": True}) == rules.RULED_OUT
+
+
+def test_only_what_the_box_showed_confirms():
+    """The user's words can rule a cause out but never confirm it; readings that both prove and
+    rule out a cause disagree, and it stays possible."""
+    confirm, rule_out = "said_hours_near_clock and said_hours > 10", "python_oom_kills > 0"
+    assert rules.verdict(confirm, rule_out, {"said_hours": 12, "said_hours_near_clock": True}) == rules.POSSIBLE
+    assert rules.verdict(confirm, rule_out, {"said_hours": 12, "said_hours_near_clock": True},
+                         {"python_oom_kills": 1}) == rules.RULED_OUT
+    both = ("python_oom_kills > 0", "run_alive")
+    assert rules.verdict(*both, {}, {"python_oom_kills": 1}) == rules.CONFIRMED
+    assert rules.verdict(*both, {}, {"python_oom_kills": 1, "run_alive": True}) == rules.POSSIBLE

@@ -61,21 +61,25 @@ def rgt_plan(platform: str, hours: float, variant: str | None = None, spot: bool
 
 def rgt_diagnose(text: str, platform: str | None = None, variant: str | None = None,
                  hosts: list[str] | None = None, capture: str | None = None, workdir: str | None = None,
-                 kb: str | None = None) -> dict[str, Any]:
+                 pid: int | None = None, match: str | None = None, kb: str | None = None) -> dict[str, Any]:
     """Rank the causes that fit a failure description (pasted log lines count as evidence); with
     hosts (ssh aliases, user@host[:port], or host lists such as gpu[01-08]) or a capture file, run
-    read-only probes and mark each cause confirmed, ruled_out or possible, with evidence lines.
+    read-only probes and mark each cause confirmed (the box proved it), ruled_out or possible, with
+    evidence lines; a possible cause lists in `missing` what would decide it. The run is the process
+    holding the GPU, or name it with pid, match (text in its command line) or workdir.
     A host that cannot be reached is reported in hosts[].error."""
     from .diagnose import hosts as hostlist
     from .diagnose import transport as tr
     from .diagnose.diagnosis import diagnose
+    from .diagnose.run import Selector
 
     def go() -> dict:
         index = api.open_index(kb)
         profile = api.require_profile(index, platform, variant) if platform else None
         transports = ([tr.CaptureTransport(capture)] if capture else
                       [tr.SSHTransport(h) for h in hostlist.collect(hosts or [], None)])
-        return diagnose(index, text, profile=profile, variant=variant, transports=transports, workdir=workdir)
+        return diagnose(index, text, profile=profile, variant=variant, transports=transports, workdir=workdir,
+                        selector=Selector(pid=pid, match=match, workdir=workdir))
     return _call(go)
 
 

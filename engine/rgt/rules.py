@@ -89,9 +89,13 @@ def _kleene(node: ast.AST, facts: dict[str, Any]) -> bool | None:
         return None
 
 
-def verdict(confirm: str | None, rule_out: str | None, facts: dict[str, Any]) -> str:
-    if evaluate(confirm, facts):
-        return CONFIRMED
-    if evaluate(rule_out, facts):
-        return RULED_OUT
-    return POSSIBLE
+def verdict(confirm: str | None, rule_out: str | None, told: dict[str, Any],
+            seen: dict[str, Any] | None = None) -> str:
+    """CONFIRMED only when the box proved it: `confirm` holds with what was seen (probe readings,
+    pasted log lines) and would not hold on what was told alone (the user's words, platform facts).
+    When the readings prove it and rule it out at once they disagree, and it stays POSSIBLE."""
+    facts = {**told, **(seen or {})}
+    holds, out = evaluate(confirm, facts), evaluate(rule_out, facts)
+    if holds and not evaluate(confirm, told):
+        return POSSIBLE if out else CONFIRMED
+    return RULED_OUT if out else POSSIBLE

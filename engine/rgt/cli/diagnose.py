@@ -24,21 +24,24 @@ _MARK = {"confirmed": "CONFIRMED", "ruled_out": "ruled out", "possible": "possib
               help="Replay a saved capture instead of connecting; repeat for several hosts.")
 @click.option("--save-capture", type=click.Path(),
               help="Write what the box answered, to replay or share; with several hosts, a directory of HOST.json.")
-@click.option("--workdir", help="Directory on the box holding the training code (for the code-age probe).")
+@click.option("--workdir", help="Directory on the box holding the training code; Python processes working there are the run.")
+@click.option("--pid", type=click.IntRange(min=1), help="The run's process id on the box.")
+@click.option("--match", help="Text in the run's command line (e.g. train.py); wrappers and shells never match.")
 @click.option("--accept-new-host-key", is_flag=True, help="Trust and remember an unknown SSH host key.")
 @click.option("--connect-timeout", default=15.0, show_default=True, help="Seconds to wait for the SSH connection.")
 @click.option("--ssh-config", type=click.Path(dir_okay=False), envvar="RGT_SSH_CONFIG", help="ssh_config file (default ~/.ssh/config).")
 @click.option("--limit", default=8, show_default=True, help="How many candidates to rank and decide.")
 @kb_option
 @json_option
-def diagnose(text, platform, variant, hosts, hosts_file, local, captures, save_capture, workdir, accept_new_host_key,
-             connect_timeout, ssh_config, limit, kb, as_json) -> None:
+def diagnose(text, platform, variant, hosts, hosts_file, local, captures, save_capture, workdir, pid, match,
+             accept_new_host_key, connect_timeout, ssh_config, limit, kb, as_json) -> None:
     """Rank the gotchas that fit TEXT and, with --host/--local/--capture, decide them on the box.
 
     TEXT may hold pasted log lines (`dmesg | tail`); `-` reads it from standard input."""
     from ..diagnose import hosts as hostlist
     from ..diagnose import transport as tr
     from ..diagnose.diagnosis import diagnose as run
+    from ..diagnose.run import Selector
 
     idx = index(kb)
     profile = api.require_profile(idx, platform, variant) if platform else None
@@ -56,7 +59,8 @@ def diagnose(text, platform, variant, hosts, hosts_file, local, captures, save_c
     if not said.strip():
         raise UsageError("no text to diagnose", hint='describe the failure, e.g. rgt diagnose "run vanished at 6h"')
     result = run(idx, said, profile=profile, variant=variant, transports=transports,
-                 workdir=workdir, save_capture=save_capture, limit=limit)
+                 workdir=workdir, save_capture=save_capture, limit=limit,
+                 selector=Selector(pid=pid, match=match, workdir=workdir))
     emit(result, as_json, _human)
     dead = [h for h in result["hosts"] if h.get("error")]
     if dead:  # the others' verdicts are printed above; the exit status still says a host failed
@@ -91,11 +95,21 @@ def _human(r: dict) -> None:
             continue
         errs = "; ".join(f"{k}: {v}" for k, v in h["probe_errors"].items())
         click.echo(f"probed {h['host']}: {h['probes']} probe(s) answered" + (f" ({errs})" if errs else ""), err=True)
+        for note in [h.get("run")] + h.get("notes", []):
+            if note:
+                click.echo(f"  {h['host']}: {note}", err=True)
     click.echo(f"Causes that fit \"{_short(r['query'])}\"{where}, best first:\n")
     for i, c in enumerate(r["candidates"], 1):
         click.echo(f"{i}. [{_MARK[c['verdict']]}] {c['id']} — {c['title']}   ({c['location']})")
+        label = "evidence" if c["verdict"] != "possible" else "reading"
         for e in c["evidence"]:
-            click.echo(f"     evidence ({e['probe']}{' @ ' + e['host'] if e.get('host') else ''}): {e['line']}")
+            aside = f"  [not counted: {e['note']}]" if e.get("note") else ""
+            click.echo(f"     {label} ({e['probe']}{' @ ' + e['host'] if e.get('host') else ''}): {e['line']}{aside}")
+        if c.get("why"):
+            click.echo(f"     not confirmed: {c['why']}")
+        if r["hosts"] or any(e.get("probe") != "query" for e in c["evidence"]):
+            for m in c.get("missing", [])[:4]:
+                click.echo(f"     to decide: {m['name']}: {m['why']}" + (f"; {m['next']}" if m.get("next") else ""))
         if c["verdict"] != "ruled_out":
             fix = " ".join(c["fix"].split())
             click.echo(f"     fix: {fix[:300]}{'…' if len(fix) > 300 else ''}")

@@ -1,5 +1,10 @@
 """All chosen probes as ONE read-only bash script, each under its own timeout, and the way back:
-splitting the script's output into each probe's text and exit code."""
+splitting the script's output into each probe's text and exit code.
+
+The batch never observes itself: it exports its own session id as RGT_SID, and probes that list
+processes print it (`rgt-self sid=N`) so their parsers drop every process of that session (the
+script, its lanes, the `timeout` wrappers, the torch import). Probes that open the GPU devices
+share one lane, so none of them holds /dev/nvidia* while another lists who holds it."""
 from __future__ import annotations
 
 import re
@@ -32,10 +37,14 @@ _PROBE_FN = """rgt_probe() {  # id, timeout, command: one probe between its mark
 
 
 def lanes(probes: list[Probe], count: int = LANES) -> list[list[Probe]]:
-    """Deal the probes into at most `count` lanes, longest timeout first onto the lightest lane,
-    so two slow probes (the torch imports) do not queue behind each other."""
-    out: list[list[Probe]] = [[] for _ in range(min(count, len(probes)))]
-    for p in sorted(probes, key=lambda p: -p.timeout):
+    """The probes that open the GPU devices in one lane, `gpu_holders` first (it lists who holds
+    them, and rgt must not be among the holders); the rest dealt longest timeout first onto the
+    lightest lane, so two slow probes do not queue behind each other."""
+    gpu = sorted((p for p in probes if p.gpu), key=lambda p: (p.parser != "gpu_holders", -p.timeout))
+    rest = [p for p in probes if not p.gpu]
+    out: list[list[Probe]] = [gpu] if gpu else []
+    out += [[] for _ in range(min(count - len(out), len(rest)))]
+    for p in sorted(rest, key=lambda p: -p.timeout):
         min(out, key=_lane_cost).append(p)
     return out
 
@@ -49,6 +58,8 @@ def script(probes: list[Probe], workdir: str | None = None, lane_count: int = LA
     copied out whole, lane after lane: no interleaving and no temporary file on the box (whose
     disk may be the very thing that is full)."""
     lines = ["export LC_ALL=C LANG=C  # parsers read C-locale output",
+             # field 6 of /proc/PID/stat is the session; bash's own comm has no space to shift it
+             "RGT_SID=$(cut -d' ' -f6 /proc/$$/stat 2>/dev/null); export RGT_SID",
              "export RGT_WORKDIR=" + shlex.quote(workdir) if workdir else "unset RGT_WORKDIR",
              _PROBE_FN]
     chosen = lanes(probes, lane_count)

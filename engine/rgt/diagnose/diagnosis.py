@@ -2,7 +2,15 @@
 
 rank (FTS5 bm25 + weighted coverage + entities + platform + log lines pasted into the text) →
 pick the probes of the top candidates → run them as one batch through a transport → parse →
-evaluate `confirm` / `rule_out` → verdicts with evidence.
+identify the run → evaluate `confirm` / `rule_out` → verdicts with evidence.
+
+CONFIRMED is a promise that the box proved the cause, so a confirmation must hold with the box's
+own readings (or log lines the user pasted) and on the gotcha's own platform. A rule that the
+user's words alone make true leaves the gotcha `possible` with those words as evidence; a
+platform's gotcha is never confirmed on another platform, nor by another platform's facts.
+Readings that describe something else than where the job ran (the host under a container, a
+login node when sacct says the job ran on gpu07) are shown, never counted. Every `possible`
+candidate says what would decide it: the readings it lacks and the readings that bear on it.
 """
 from __future__ import annotations
 
@@ -19,6 +27,7 @@ from ..kb import index as kb_index
 from ..kb.index import Index
 from ..kb.model import Gotcha, Probe, Profile
 from . import batch, entities, parsers
+from . import run as runs
 from .observation import Observation
 
 # A candidate fits what the user said when it accounts for most of it (FIT_SHARE of the text's
@@ -39,8 +48,8 @@ EVIDENCE_BONUS = 0.6
 CANDIDATES = 8
 # What a log excerpt pasted into the text can show, read by the probe's own parser: these
 # observations when present. An excerpt never shows an absence, nor that the whole log was read.
-PASTE_EVIDENCE = {"kernel_log": ("oom_kills", "cgroup_oom_kills_log", "oom_victims", "xid_codes",
-                                 "gpu_fell_off_bus", "hung_tasks"),
+PASTE_EVIDENCE = {"kernel_log": ("oom_kills", "cgroup_oom_kills_log", "oom_victims", "python_oom_kills",
+                                 "dataloader_oom_kills", "xid_codes", "gpu_fell_off_bus", "hung_tasks"),
                   "free": ("mem_total_mib", "mem_available_mib")}
 PASTED = "your text"
 
@@ -51,6 +60,16 @@ class HostResult:
     observations: dict[str, tuple[str, Observation]] = field(default_factory=dict)  # name -> (probe, obs)
     probe_errors: dict[str, str] = field(default_factory=dict)
     error: str | None = None
+    run_note: str = ""                                   # how the run was identified, or why not
+    set_aside: dict[str, str] = field(default_factory=dict)  # name -> why it does not decide here
+    notes: list[str] = field(default_factory=list)
+
+    def deciding(self) -> dict[str, object]:
+        """Observation values that may decide a rule on this host."""
+        return {n: o.value for n, (_, o) in self.observations.items() if n not in self.set_aside}
+
+
+PROCESS_PROBE = "ps"  # every probed box gets it: rgt's own processes, the run and the box's age come from it
 
 
 def clocks(profile: Profile | None, variant: str | None) -> list[float]:
@@ -138,6 +157,8 @@ def rank(index: Index, text: str, profile: Profile | None, said: dict[str, Any],
     shown = {name: obs.value for name, (_, obs) in (pasted.observations if pasted else {}).items()}
     told = {**said, **shown}
     for r in scored:
+        if r.gotcha.platform is not None and (profile is None or r.gotcha.platform != profile.slug):
+            continue  # another platform's rule proves nothing here, so it earns no bonus
         read = rules.names_read(r.gotcha.confirm, r.gotcha.rule_out)
         clock = said.get("said_hours_near_clock") and "said_hours_near_clock" in read
         if clock or rules.evaluate(r.gotcha.confirm, told):  # their duration is its clock, or proves it
@@ -162,7 +183,8 @@ def capture_path(target: str, host: str, hosts: int) -> Path:
 
 
 def probe_hosts(transports: list, probes: list[Probe], workdir: str | None,
-                save_capture: str | None = None) -> list[HostResult]:
+                save_capture: str | None = None, selector: runs.Selector | None = None) -> list[HostResult]:
+    selector = selector or runs.Selector(workdir=workdir)
     script, budget = batch.script(probes, workdir), batch.budget(probes)
     by_id = {p.id: p for p in probes}
 
@@ -195,6 +217,9 @@ def probe_hosts(transports: list, probes: list[Probe], workdir: str | None,
                 continue
             for name, obs in parsed.items():
                 result.observations[name] = (pid, obs)
+        found, result.run_note = runs.identify(result.observations, selector)
+        result.observations.update({name: (PROCESS_PROBE, obs) for name, obs in found.items()})
+        set_aside(result, by_id)
         return result
 
     if len(transports) == 1:
@@ -203,34 +228,214 @@ def probe_hosts(transports: list, probes: list[Probe], workdir: str | None,
         return list(pool.map(one, transports))
 
 
-def _evidence(expr: str | None, facts: dict, host: HostResult | None) -> list[dict]:
-    if not expr:
-        return []
-    out = []
-    for name in sorted(rules.symbols(expr)):
-        if host and name in host.observations:
-            pid, obs = host.observations[name]
-            line = obs.line or f"{name} = {obs.value}"
-            out.append({"probe": pid, "line": line, "host": host.host})
-        elif name.startswith("said_"):
-            out.append({"probe": "query", "line": f"{name} = {facts.get(name)}"})
-        elif name in facts:
-            out.append({"probe": "platform", "line": f"{name} = {facts.get(name)}"})
+def in_container(h: HostResult) -> bool | None:
+    """A runtime's marker file, or PID 1 younger than the host's boot: the box is a container."""
+    obs = {n: o.value for n, (_, o) in h.observations.items()}
+    if obs.get("container_marker"):
+        return True
+    pid1, up = obs.get("pid1_age_h"), obs.get("uptime_h")
+    if pid1 is None or up is None:
+        return None
+    return pid1 < up - 0.05  # three minutes: PID 1 of a machine starts with its boot
+
+
+def set_aside(h: HostResult, by_id: dict[str, Probe]) -> None:
+    """Readings that describe something else than where the job ran are shown, never counted."""
+    reads = {name: by_id[pid].reads for name, (pid, _) in h.observations.items() if pid in by_id}
+    if in_container(h):
+        up = h.observations.get("uptime_h")
+        pid1 = h.observations.get("pid1_age_h")
+        if up and pid1:
+            h.notes.append(f"a container: it started {pid1[1].value:g} h ago on a host up {up[1].value:g} h")
+        for name, what in reads.items():
+            if what == "host":
+                h.set_aside[name] = "describes the host under this container, not the container"
+    nodes = h.observations.get("slurm_last_nodes")
+    me = h.observations.get("slurm_host")
+    if nodes and me and me[1].value not in _nodelist(nodes[1].value):
+        where = nodes[1].value
+        h.notes.append(f"the last Slurm job ran on {where}, not on {me[1].value}: "
+                       f"probe that node with --host {_nodelist(where)[0]}")
+        for name, what in reads.items():
+            if what != "cluster":
+                h.set_aside[name] = f"read on {me[1].value}; the job ran on {where}"
+        for name in runs.OBSERVES:
+            h.set_aside.setdefault(name, f"read on {me[1].value}; the job ran on {where}")
+
+
+def _nodelist(text: str) -> list[str]:
+    """`gpu[01-02],cpu7` -> gpu01, gpu02, cpu7 (commas outside brackets separate entries)."""
+    from .hosts import expand
+    out: list[str] = []
+    for entry in re.split(r",(?![^\[]*\])", text):
+        try:
+            out += expand(entry.strip())
+        except UsageError:
+            out.append(entry.strip())
     return out
 
 
-def decide(g: Gotcha, base: dict, host: HostResult | None) -> tuple[str, list[dict]]:
-    facts = dict(base)
-    if host:
-        facts.update({name: obs.value for name, (_, obs) in host.observations.items()})
-    verdict = rules.verdict(g.confirm, g.rule_out, facts)
-    expr = g.confirm if verdict == rules.CONFIRMED else g.rule_out if verdict == rules.RULED_OUT else None
-    return verdict, _evidence(expr, facts, host)
+@dataclass
+class Context:
+    """What a verdict may rest on besides the box: the platform in effect and what the user said."""
+    profile: Profile | None      # given with --platform or named in the text
+    variant: str | None
+    said: dict[str, Any]
+    probe_of: dict[str, str] = field(default_factory=dict)   # observation name -> probe id
+    fallbacks: dict[str, str] = field(default_factory=dict)  # probe id -> what the user can run instead
+
+    @classmethod
+    def build(cls, index: Index, profile: Profile | None, variant: str | None, said: dict[str, Any]) -> "Context":
+        ctx = cls(profile, variant, said)
+        for p in index.probes():
+            ctx.fallbacks[p.id] = p.fallback
+            if p.parser in parsers.names():
+                for name in parsers.get(p.parser).OBSERVES:
+                    ctx.probe_of.setdefault(name, p.id)
+        return ctx
+
+    def facts(self, g: Gotcha) -> dict[str, Any] | None:
+        """Platform facts and the user's words, as this gotcha may read them; None when the gotcha
+        belongs to another platform than the one in effect (it can then only stay possible)."""
+        owner = self.profile
+        if g.platform is not None:
+            if self.profile is None or g.platform != self.profile.slug:
+                return None
+        facts = dict(owner.facts_for(self.variant)) if owner else {}
+        said = dict(self.said)
+        said["said_hours_near_clock"] = entities.near_clock(said.get("said_hours"), clocks(owner, self.variant))
+        return {**facts, **said}
+
+
+def decide(g: Gotcha, ctx: Context, host: HostResult | None) -> dict[str, Any]:
+    """One gotcha on one host (or on the user's words and pasted lines alone)."""
+    own = ctx.facts(g)
+    told = own if own is not None else dict(ctx.said)
+    seen = host.deciding() if host else {}
+    facts = {**told, **seen}
+    verdict = rules.verdict(g.confirm, g.rule_out, told, seen)
+    out: dict[str, Any] = {"verdict": verdict, "evidence": [], "missing": [], "why": ""}
+    if verdict == rules.CONFIRMED and own is None:  # one platform's gotcha, proven on an unknown one
+        verdict = out["verdict"] = rules.POSSIBLE
+        out["why"] = f"its rule holds, but it is a {g.platform} gotcha and the platform is not known to be {g.platform}"
+    elif verdict == rules.POSSIBLE and rules.evaluate(g.confirm, facts):
+        out["why"] = ("what you said fits its rule; the box has not shown it" if rules.evaluate(g.confirm, told)
+                      else "the readings both prove it and rule it out")
+    if verdict == rules.CONFIRMED:
+        out["evidence"] = _evidence(g.confirm, facts, host)
+    elif verdict == rules.RULED_OUT:
+        out["evidence"] = _evidence(g.rule_out, facts, host)
+    else:
+        said = _evidence(g.confirm, told, None) if out["why"] else []
+        out["evidence"] = _dedup(said + _bearing(g, host))
+        out["missing"] = _missing(g, facts, host, own is None, ctx)
+    return out
+
+
+def _line(name: str, host: HostResult | None) -> dict | None:
+    if host is None or name not in host.observations:
+        return None
+    pid, obs = host.observations[name]
+    if obs.value is None:
+        return None
+    entry = {"probe": pid, "line": obs.line or f"{name} = {obs.value}", "host": host.host}
+    if name in host.set_aside:
+        entry["note"] = host.set_aside[name]
+    return entry
+
+
+def _dedup(entries: list[dict]) -> list[dict]:
+    seen, out = set(), []
+    for e in entries:
+        key = (e.get("host"), e["line"])
+        if key not in seen:
+            seen.add(key)
+            out.append(e)
+    return out
+
+
+def _evidence(expr: str | None, facts: dict, host: HostResult | None) -> list[dict]:
+    out = []
+    for name in sorted(rules.names_read(expr)):
+        if (entry := _line(name, host)) and name not in (host.set_aside if host else {}):
+            out.append(entry)
+        elif name.startswith("said_") and facts.get(name) is not None:
+            out.append({"probe": "query", "line": f"{name} = {facts[name]}"})
+        elif name in facts and facts[name] is not None and not (host and name in host.observations):
+            out.append({"probe": "platform", "line": f"{name} = {facts[name]}"})
+    return _dedup(out)
+
+
+def _bearing(g: Gotcha, host: HostResult | None) -> list[dict]:
+    """Readings already taken that its rules read: the agent sees them even when they decide nothing."""
+    return _dedup([e for name in sorted(rules.names_read(g.confirm, g.rule_out)) if (e := _line(name, host))])
+
+
+def _missing(g: Gotcha, facts: dict, host: HostResult | None, other_platform: bool, ctx: Context) -> list[dict]:
+    """What its rules still lack, each with what would supply it: the next rung of the ladder."""
+    out = []
+    if other_platform:
+        out.append({"name": "platform", "why": f"a {g.platform} gotcha, and the platform was not given",
+                    "next": f"rerun with --platform {g.platform} if the box is on {g.platform}"})
+    if not (g.confirm or g.rule_out):
+        out.append({"name": "rule", "why": "no probe can decide it", "next": "check its Verify step by hand"})
+        return out
+    for name in sorted(rules.names_read(g.confirm, g.rule_out)):
+        if host and name in host.set_aside:
+            out.append({"name": name, "why": host.set_aside[name], "next": _next_for_aside(host)})
+        elif facts.get(name) is None:
+            out.append({"name": name, **_why_absent(name, host, ctx)})
+    return out
+
+
+def _next_for_aside(host: HostResult) -> str:
+    note = next((n for n in host.notes if "--host" in n), "")
+    return note.split(": ", 1)[1] if note else "paste the container's own reading, or read it inside the container"
+
+
+_SAID_ASK = {
+    "said_hours": "say how long the run had been going when it stopped (e.g. '6h', 'three days')",
+    "said_exit_code": "give the exit code the run ended with (e.g. 'exit 137')",
+    "said_xid": "paste the Xid line from the kernel log",
+    "said_no_space": "paste the error line (e.g. 'No space left on device')",
+    "said_cuda_oom": "paste the error line",
+    "said_killed": "say whether the run printed 'Killed'",
+    "said_disk_pct": "give the disk use df printed",
+    "said_hours_near_clock": "say how long the run had been going when it stopped",
+}
+
+
+def _why_absent(name: str, host: HostResult | None, ctx: Context) -> dict:
+    if host is not None and host.host == PASTED:
+        host = None  # pasted lines are not a probed box
+    if name in _SAID_ASK:
+        return {"why": "only you know it", "next": _SAID_ASK[name]}
+    if name in schema.FACT_KEYS:
+        return {"why": "a platform fact", "next": "give --platform (and --variant)"}
+    if name in runs.OBSERVES:
+        if host is None:
+            return {"why": "no box was probed", "next": "add --host H, --local or --capture F"}
+        return {"why": host.run_note or "the run was not identified",
+                "next": "name the run: --pid N, --match TEXT or --workdir DIR"}
+    if host is None:
+        return {"why": "no box was probed", "next": "add --host H, --local or --capture F, or paste the output"}
+    probe = ctx.probe_of.get(name)
+    if probe is None:
+        return {"why": "no probe reads it", "next": ""}
+    if probe in host.probe_errors:
+        why = f"the {probe} probe {host.probe_errors[probe]}"
+    elif not any(pid == probe for pid, _ in host.observations.values()):
+        why = f"the {probe} probe could not read it (no permission, or the tool is missing)"
+    else:
+        why = f"the {probe} probe's output did not show it"
+    fallback = ctx.fallbacks.get(probe)
+    return {"why": why, "next": f"run `{fallback}` on the box and paste the output" if fallback
+            else f"run the command of `rgt show {probe}` on the box and paste the output"}
 
 
 def diagnose(index: Index, text: str, *, profile: Profile | None = None, variant: str | None = None,
              transports: list | None = None, workdir: str | None = None, save_capture: str | None = None,
-             limit: int = CANDIDATES) -> dict:
+             limit: int = CANDIDATES, selector: runs.Selector | None = None) -> dict:
     said = entities.extract(text)
     profiles = index.profiles()
     named = named_platform(text, profiles) if profile is None else None
@@ -240,7 +445,7 @@ def diagnose(index: Index, text: str, *, profile: Profile | None = None, variant
                   scoped=profile is not None, pasted=pasted)
     no_match = not any(r.fits for r in ranked)
     result: dict[str, Any] = {
-        "version": 1, "kind": "diagnose", "query": text, "platform": profile.slug if profile else None,
+        "version": 2, "kind": "diagnose", "query": text, "platform": profile.slug if profile else None,
         "variant": variant, "platform_named": named.slug if named else None,
         "entities": {k: v for k, v in said.items() if v not in (None, False)},
         "no_match": no_match, "candidates": [], "hosts": [],
@@ -252,41 +457,53 @@ def diagnose(index: Index, text: str, *, profile: Profile | None = None, variant
     # weak tail: a candidate with a fraction of the best score and little of the text is noise
     best = ranked[0].score
     top = [(r.gotcha, r.score) for r in ranked[:limit] if r.score >= 0.1 * best or r.fits]
-    base = {**(profile.facts_for(variant) if profile else {}), **said}
     hosts: list[HostResult] = []
     if transports:
-        wanted = []
+        wanted = [PROCESS_PROBE]
         for g, _ in top:
             wanted += [p for p in g.probes if p not in wanted]
         probes = [p for pid in wanted if (p := index.probe(pid))]
-        probed = probe_hosts(transports, probes, workdir, save_capture)
+        probed = probe_hosts(transports, probes, workdir, save_capture, selector or runs.Selector(workdir=workdir))
         result["hosts"] = [{"host": h.host, "probes": len({pid for pid, _ in h.observations.values()}),
-                            "probe_errors": h.probe_errors, "error": h.error} for h in probed]
+                            "probe_errors": h.probe_errors, "error": h.error, "run": h.run_note,
+                            "notes": h.notes} for h in probed]
         hosts = [h for h in probed if h.error is None]
         if not hosts:
             raise RemoteError(f"no host could be probed; first: {probed[0].error}",
                               hint="check the hosts with `ssh HOST true`")
         for h in hosts:  # what the user pasted holds on every host, under what the host shows
             h.observations = {**pasted.observations, **h.observations}
+    ctx = Context.build(index, profile or named, variant if profile else None, said)
     candidates = []
     for g, score in top:
-        verdicts = [decide(g, base, h) for h in hosts] or [decide(g, base, pasted)]
-        verdict, evidence = _combine(verdicts)
+        verdict, detail = _combine([decide(g, ctx, h) for h in hosts] or [decide(g, ctx, pasted if pasted.observations else None)])
         candidates.append({
             "id": g.id, "title": g.title, "platform": g.platform, "score": round(score, 3),
-            "verdict": verdict, "evidence": evidence, "fix": g.fix, "see": g.see,
-            "location": f"{g.file}:{g.line}",
+            "verdict": verdict, "evidence": detail["evidence"], "missing": detail["missing"],
+            "why": detail["why"], "fix": g.fix, "see": g.see, "location": f"{g.file}:{g.line}",
         })
     order = {rules.CONFIRMED: 0, rules.POSSIBLE: 1, rules.RULED_OUT: 2}
     result["candidates"] = sorted(candidates, key=lambda c: (order[c["verdict"]], -c["score"]))
     return result
 
 
-def _combine(verdicts: list[tuple[str, list[dict]]]) -> tuple[str, list[dict]]:
+def _combine(decided: list[dict]) -> tuple[str, dict]:
     """Across hosts: confirmed anywhere wins; ruled out only where every host rules it out."""
-    confirmed = [ev for v, ev in verdicts if v == rules.CONFIRMED]
+    confirmed = [d for d in decided if d["verdict"] == rules.CONFIRMED]
     if confirmed:
-        return rules.CONFIRMED, [e for ev in confirmed for e in ev]
-    if all(v == rules.RULED_OUT for v, _ in verdicts):
-        return rules.RULED_OUT, [e for _, ev in verdicts for e in ev]
-    return rules.POSSIBLE, []
+        return rules.CONFIRMED, {"evidence": [e for d in confirmed for e in d["evidence"]], "missing": [], "why": ""}
+    if all(d["verdict"] == rules.RULED_OUT for d in decided):
+        return rules.RULED_OUT, {"evidence": [e for d in decided for e in d["evidence"]], "missing": [], "why": ""}
+    possible = [d for d in decided if d["verdict"] == rules.POSSIBLE]
+    missing = _dedup_missing([m for d in possible for m in d["missing"]])
+    return rules.POSSIBLE, {"evidence": [e for d in possible for e in d["evidence"]], "missing": missing,
+                            "why": next((d["why"] for d in possible if d["why"]), "")}
+
+
+def _dedup_missing(items: list[dict]) -> list[dict]:
+    seen, out = set(), []
+    for m in items:
+        if (m["name"], m["why"]) not in seen:
+            seen.add((m["name"], m["why"]))
+            out.append(m)
+    return out

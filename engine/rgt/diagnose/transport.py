@@ -37,8 +37,10 @@ class LocalTransport:
 
     def run(self, script: str, timeout: float) -> CommandResult:
         try:
+            # a session of its own, as sshd gives the remote batch: rgt's processes are then told
+            # apart from a run started in the same terminal
             done = subprocess.run(["bash", "-s"], input=script, capture_output=True, text=True,
-                                  timeout=timeout, errors="replace")
+                                  timeout=timeout, errors="replace", start_new_session=True)
         except subprocess.TimeoutExpired:
             raise RemoteError("probes did not finish in time", where="localhost",
                               hint=f"the batch exceeded {timeout:.0f} s; a probe's tool is hung") from None

@@ -111,7 +111,9 @@ def _check_probes(kb: KnowledgeBase) -> list[Finding]:
 
 
 def observations_of(kb: KnowledgeBase, probe_ids: list[str]) -> set[str]:
-    names: set[str] = set()
+    from ..diagnose import run
+
+    names: set[str] = set(run.OBSERVES) if set(run.PROBES) & set(probe_ids) else set()
     for pid in probe_ids:
         probe = kb.probes.get(pid)
         if probe and probe.parser in parsers.names():

@@ -50,6 +50,9 @@ class Probe:
     command: str
     timeout: float
     parser: str
+    gpu: bool = False        # opens /dev/nvidia*: runs in the GPU lane
+    reads: str = "box"       # box | host | node: what its reading describes
+    fallback: str = ""       # what the user can run and paste when the probe cannot read its source
 
     def to_json(self) -> dict:
         return asdict(self)

@@ -357,13 +357,18 @@ def _parse_probes(kb: KnowledgeBase, doc: _Doc, blocks: list[dict]) -> None:
         data = _load_yaml(doc, fences[0], pid)
         if data is None:
             continue
-        values = {}
+        values, bad = {}, False
         for key, spec in schema.PROBE_BLOCK.items():
+            if key not in data and not spec.required:
+                continue
             try:
                 values[key] = spec.check(data.get(key))
             except schema.SchemaError as e:
                 doc.find(fences[0]["line"], "PRB001", f"probe {pid}: `{key}`: {e}")
-        if len(values) == len(schema.PROBE_BLOCK):
+                bad = True
+        for key in sorted(set(data) - set(schema.PROBE_BLOCK)):
+            doc.find(fences[0]["line"], "PRB001", f"probe {pid}: unknown key `{key}`; known: {', '.join(schema.PROBE_BLOCK)}")
+        if not bad:
             if pid in kb.probes:
                 doc.find(heading["line"], "ID001", f"probe {pid} is defined twice")
                 continue

@@ -234,6 +234,14 @@ PROBE_BLOCK: dict[str, Key] = {
     "command": Key(_str, "read-only shell command run on the box"),
     "timeout": Key(_num, "seconds before the probe is cut off"),
     "parser": Key(_str, "name of the engine parser for its output"),
+    "gpu": Key(_bool, "opens the GPU devices (nvidia-smi, torch): runs in the GPU lane, never beside the "
+               "probe that lists who holds them", required=False),
+    "reads": Key(_enum("box", "host", "cluster"), "what the reading describes: `box` (the container or machine "
+                 "the job runs in; the default), `host` (the machine under a container: host-wide even "
+                 "inside one), `cluster` (jobs wherever a scheduler ran them: sacct, kubectl)",
+                 required=False),
+    "fallback": Key(_str, "what the user can run and paste when the probe cannot read its source "
+                    "(e.g. `sudo dmesg -T | tail -n 200`)", required=False),
 }
 
 # Keys every `sh variant=<name>` block in section 8 sets, explicitly (an empty value is empty).

@@ -1,10 +1,8 @@
-"""cpu_quota: four kinds of line from the probe, then one per Python process and a row count:
+"""cpu_quota: three kinds of line from the probe:
 
     cpu.max=400000 100000          cgroup v2: "<quota> <period>" or "max <period>"; empty: no file
     cfs=-1 100000                  cgroup v1: cpu.cfs_quota_us and cpu.cfs_period_us; -1: no quota
     nproc=2 nproc_all=64           CPUs this process may use (affinity), CPUs the host has
-    python_nlwp=70                 threads of one process whose name starts with "python"
-    ps_rows=213                    rows ps printed (0 or missing: ps did not run)
 
 cpu_quota_cores is quota / period (v2 first, else v1), capped at nproc; with no quota it is
 nproc, which equals host_cpus unless an affinity mask (taskset, cpuset) narrows it. A cgroup
@@ -12,8 +10,8 @@ without a readable quota file counts as no quota: the root cgroup of a v2 host h
 The probe clears OMP_NUM_THREADS and OMP_THREAD_LIMIT for `nproc`, which would otherwise report
 the variable instead of the CPUs. Without the `nproc=` line nothing is reported.
 
-python_threads_max is the most threads in one Python process, 0 when ps ran (ps_rows > 0, ps
-always lists itself) and no Python process was there; absent when ps did not run.
+The run's thread count comes from the ps probe (`run_threads`), which knows which process is the
+run; counting every Python process here would count rgt's own torch probe.
 """
 from __future__ import annotations
 
@@ -25,14 +23,11 @@ from rgt.diagnose.parsers._common import content_lines, obs
 OBSERVES: dict[str, str] = {
     "cpu_quota_cores": "float",    # CFS quota / period, capped at nproc; nproc when unlimited
     "host_cpus": "int",            # nproc --all
-    "python_threads_max": "int",   # most threads in one python process; 0 when none runs
 }
 
 _V2 = re.compile(r"^cpu\.max=\s*(max|\d+)\s+(\d+)\s*$")
 _V1 = re.compile(r"^cfs=\s*(-?\d+)\s+(\d+)\s*$")
 _NPROC = re.compile(r"^nproc=(\d+)\s+nproc_all=(\d+)\s*$")
-_NLWP = re.compile(r"^python_nlwp=(\d+)\s*$")
-_ROWS = re.compile(r"^ps_rows=(\d+)\s*$")
 
 
 def _quota(lines: list[str]) -> tuple[float | None, str]:
@@ -71,11 +66,4 @@ def parse(text: str) -> Observations:
             else:  # no quota, or one above the CPUs this process may use
                 out["cpu_quota_cores"] = obs(float(nproc), quota_line)
 
-    threads = [(int(m.group(1)), ln) for ln in lines if (m := _NLWP.match(ln.strip()))]
-    rows = next((ln for ln in lines if _ROWS.match(ln.strip())), None)
-    if threads:
-        most = max(threads, key=lambda t: t[0])
-        out["python_threads_max"] = obs(most[0], most[1])
-    elif rows is not None and int(_ROWS.match(rows.strip()).group(1)) > 0:
-        out["python_threads_max"] = obs(0, rows)
     return out

@@ -26,6 +26,8 @@ OBSERVES: dict[str, str] = {
     "oom_kills": "int",             # "Killed process N (name)" lines, global or memory cgroup
     "cgroup_oom_kills_log": "int",  # "Memory cgroup out of memory" lines
     "oom_victims": "list[str]",     # names of killed processes, first-seen order, no repeats
+    "python_oom_kills": "int",      # kills of a python interpreter or of a PyTorch worker
+    "dataloader_oom_kills": "int",  # kills of a DataLoader worker (torch names them pt_data_worker)
     "xid_codes": "list[int]",       # NVRM Xid codes, first-seen order, no repeats (SXid excluded)
     "gpu_fell_off_bus": "bool",
     "hung_tasks": "int",            # "blocked for more than N seconds" lines
@@ -44,6 +46,9 @@ _MEMCG = re.compile(r"Memory cgroup out of memory")
 _XID = re.compile(r"(?<![A-Za-z])Xid \([^)]*\): (\d+)")
 _FELL = re.compile(r"fallen off the bus", re.IGNORECASE)
 _HUNG = re.compile(r"blocked for more than \d+ seconds")
+# torch renames its DataLoader worker processes (torch/utils/data/_utils/worker.py,
+# `_set_thread_name("pt_data_worker")`), so the kernel names them so when it kills one
+_PYTHON_VICTIM = re.compile(r"^(?:python[0-9.]*|pt_data_worker|pt_main_thread|torchrun)$")
 
 
 def _log_lines(lines: list[str]) -> list[str]:
@@ -66,8 +71,8 @@ def parse(text: str) -> Observations:
         return {"kernel_log_readable": obs(False, lines[0] if lines else "")}
 
     victims: list[str] = []
-    killed = memcg = hung = 0
-    killed_line = memcg_line = hung_line = xid_line = fell_line = ""
+    killed = memcg = hung = py_kills = worker_kills = 0
+    killed_line = memcg_line = hung_line = xid_line = fell_line = py_line = worker_line = ""
     xids: list[int] = []
     for ln in log:
         m = _KILLED.search(ln)
@@ -76,6 +81,12 @@ def parse(text: str) -> Observations:
             killed_line = killed_line or ln
             if m.group(1) not in victims:
                 victims.append(m.group(1))
+            if _PYTHON_VICTIM.match(m.group(1)):
+                py_kills += 1
+                py_line = py_line or ln
+            if m.group(1) == "pt_data_worker":
+                worker_kills += 1
+                worker_line = worker_line or ln
         if _MEMCG.search(ln):
             memcg += 1
             memcg_line = memcg_line or ln
@@ -96,6 +107,8 @@ def parse(text: str) -> Observations:
         "oom_kills": obs(killed, killed_line),
         "cgroup_oom_kills_log": obs(memcg, memcg_line),
         "oom_victims": obs(victims, killed_line),
+        "python_oom_kills": obs(py_kills, py_line),
+        "dataloader_oom_kills": obs(worker_kills, worker_line),
         "xid_codes": obs(xids, xid_line),
         "gpu_fell_off_bus": obs(bool(fell_line), fell_line),
         "hung_tasks": obs(hung, hung_line),

@@ -1,9 +1,37 @@
-"""ps: `ps -eo pid=,ppid=,stat=,etimes=,rss=,args=` (no header).
+"""ps: the process table, and for each process rgt may read, its working directory, where its
+stdout goes and a few environment variables. Four parts, each under a `==> name <==` header:
 
-A Python process is one whose argv[0] is a python interpreter (python, python3, python3.11,
-with or without a path); scripts started through a shebang (torchrun, accelerate) show the
-interpreter as argv[0] and so count too. Zombies (STAT starting with Z) are counted apart and
-never as running Python processes. proc_count includes ps itself and the probe's shell.
+    rgt-self sid=4120
+    container-marker /.dockerenv
+    ==> ps <==
+        1     0     1     0 Ss    86400  1200  1 /sbin/init
+     4242  4200  4200  1000 Rl    21000 9000000 38 /usr/bin/python3 -u train.py --cfg a.yaml
+    ==> links <==
+    /proc/4242/cwd /home/alice/proj
+    /proc/4242/fd/1 /home/alice/proj/train.log
+    ==> environ <==
+    /proc/4242/environ:PATH=
+    /proc/4242/environ:PYTHONUNBUFFERED=1
+    ==> end <==
+
+The ps rows are `pid ppid sid uid stat etimes rss nlwp args`. The first line names the session of
+rgt's own batch (exported by the script as RGT_SID): every process of that session is rgt itself
+(its shell, its lanes, the `timeout` wrappers, this very `ps`, the torch probe's python) and is
+dropped, so no reading ever counts rgt. Links and environ come from /proc, which lets a user read
+only their own processes (all of them as root); `PATH=` is printed with its value blanked, so a
+process whose environ was readable is told apart from one whose environ holds none of the names.
+Proxy credentials are masked on the box (`//***@`).
+
+Observations:
+- `processes`: the other processes, each a dict (pid, ppid, sid, uid, stat, age_s, rss_kb,
+  threads, args, line; `cwd` and `out` when readable; `env` when readable, else None). Which of
+  them is the user's run is decided in one place, `rgt.diagnose.run`.
+- `processes_complete`: the table was printed to its end (absence can be trusted).
+- `proc_count`, `zombie_procs`: counted without rgt's own processes.
+- `container_marker`: the file a container runtime leaves (`/.dockerenv`, podman's
+  `/run/.containerenv`), when there is one.
+- `pid1_age_h`: hours since PID 1 started. In a container PID 1 is the container's first
+  process, so this is the container's age while `uptime` gives the host's (U3's ladder).
 """
 from __future__ import annotations
 
@@ -13,39 +41,56 @@ from rgt.diagnose.observation import Observations
 from rgt.diagnose.parsers._common import content_lines, obs
 
 OBSERVES: dict[str, str] = {
+    "processes": "list[dict]",       # every process but rgt's own; see rgt.diagnose.run
+    "processes_complete": "bool",
     "proc_count": "int",
-    "python_procs": "int",          # running (non-zombie) python interpreters
     "zombie_procs": "int",
-    "oldest_python_age_s": "int",   # etimes of the oldest running python; absent when none
+    "pid1_age_h": "float",           # the container's age inside one, else the machine's
+    "container_marker": "str",
 }
 
-_ROW = re.compile(r"^\s*(\d+)\s+(\d+)\s+(\S+)\s+(\d+)\s+(\d+)\s?(.*)$")
-_PYTHON = re.compile(r"^python[0-9.]*$")
-
-
-def _is_python(args: str) -> bool:
-    argv0 = args.split(None, 1)[0] if args.strip() else ""
-    return bool(_PYTHON.match(argv0.rsplit("/", 1)[-1]))
+_SELF = re.compile(r"^rgt-self sid=(\d*)\s*$")
+_MARKER = re.compile(r"^container-marker (\S+)$")
+_SECTION = re.compile(r"^==> (\w+) <==$")
+_ROW = re.compile(r"^\s*(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\S+)\s+(\d+)\s+(\d+)\s+(\d+)\s?(.*)$")
+_LINK = re.compile(r"^/proc/(\d+)/(cwd|fd/1) (.*)$")
+_ENV = re.compile(r"^/proc/(\d+)/environ:([A-Za-z_][A-Za-z0-9_]*)=(.*)$")
 
 
 def parse(text: str) -> Observations:
-    rows = []
+    self_sid, section, seen, marker = None, None, set(), None
+    procs: dict[int, dict] = {}
     for ln in content_lines(text):
-        m = _ROW.match(ln)
-        if m:
-            rows.append((m.group(3), int(m.group(4)), m.group(6), ln))
-    if not rows:
-        return {}
-    zombies = [r for r in rows if r[0].startswith("Z")]
-    pythons = [r for r in rows if not r[0].startswith("Z") and _is_python(r[2])]
+        if m := _SELF.match(ln):
+            self_sid = int(m.group(1)) if m.group(1) else None
+        elif section is None and (m := _MARKER.match(ln.strip())):
+            marker = obs(m.group(1), ln)
+        elif m := _SECTION.match(ln.strip()):
+            section = m.group(1)
+            seen.add(section)
+        elif section == "ps" and (m := _ROW.match(ln)):
+            pid, ppid, sid, uid, stat, age, rss, nlwp, args = m.groups()
+            procs[int(pid)] = {"pid": int(pid), "ppid": int(ppid), "sid": int(sid), "uid": int(uid), "stat": stat,
+                               "age_s": int(age), "rss_kb": int(rss), "threads": int(nlwp), "args": args,
+                               "line": ln, "env": None}
+        elif section == "links" and (m := _LINK.match(ln)) and int(m.group(1)) in procs and m.group(3).strip():
+            procs[int(m.group(1))]["cwd" if m.group(2) == "cwd" else "out"] = m.group(3)
+        elif section == "environ" and (m := _ENV.match(ln)) and int(m.group(1)) in procs:
+            env = procs[int(m.group(1))]
+            env["env"] = {**(env["env"] or {}), m.group(2): m.group(3)}
+    if self_sid is None or not procs:
+        return {}  # without its own session rgt could not tell itself apart: no reading
+    table = [p for p in procs.values() if p["sid"] != self_sid]
+    complete = "links" in seen  # ps finished before the next part began
+    zombies = [p for p in table if p["stat"].startswith("Z")]
     out: Observations = {
-        "proc_count": obs(len(rows), rows[0][3]),
-        "zombie_procs": obs(len(zombies), zombies[0][3] if zombies else ""),
+        "processes": obs(table, ""),
+        "processes_complete": obs(complete, ""),
+        "proc_count": obs(len(table), table[0]["line"] if table else ""),
+        "zombie_procs": obs(len(zombies), zombies[0]["line"] if zombies else ""),
     }
-    if pythons:
-        oldest = max(pythons, key=lambda r: r[1])
-        out["python_procs"] = obs(len(pythons), oldest[3])
-        out["oldest_python_age_s"] = obs(oldest[1], oldest[3])
-    else:
-        out["python_procs"] = obs(0, "")
+    if marker:
+        out["container_marker"] = marker
+    if 1 in procs:
+        out["pid1_age_h"] = obs(round(procs[1]["age_s"] / 3600, 3), procs[1]["line"])
     return out

@@ -32,6 +32,7 @@ from rgt.diagnose.parsers._common import content_lines, obs
 OBSERVES: dict[str, str] = {
     "torch_import_ok": "bool",
     "torch_cuda_version": "float",         # CUDA version torch was built with
+    "torch_cpu_build": "bool",             # the installed wheel has no CUDA at all (`cuda None`)
     "torch_cuda_available": "bool",
     "torch_arch_supported": "bool",        # the wheel has kernels (or PTX) this card can run
     "torch_cuda_ahead_of_driver": "bool",  # torch's CUDA major release is newer than the driver's
@@ -80,6 +81,7 @@ def parse(text: str) -> Observations:
     version = re.match(r"^(\d+)\.(\d+)$", torch_m.group(2))
     if version:
         out["torch_cuda_version"] = obs(float(version.group(0)), torch_line)
+    out["torch_cpu_build"] = obs(torch_m.group(2) == "None", torch_line)
 
     cap_line, cap_m = _first(lines, _CAPABILITY)
     arch_line, arch_m = _first(lines, _ARCH_LIST)
