@@ -85,3 +85,13 @@ def test_an_internal_error_exits_4_not_the_findings_status(capsys, monkeypatch):
     r = run(capsys, "platforms")
     _one_line(r, Exit.INTERNAL, "internal error: ZeroDivisionError", "--debug")
     assert Exit.INTERNAL == 4 and Exit.FINDINGS == 1
+
+
+def test_an_internal_error_with_a_multi_line_message_is_still_one_line(capsys, monkeypatch):
+    import rgt.api
+
+    def crash(index):  # yaml's ReaderError, for one, ends its message with "\n  in <file>"
+        raise ValueError("unacceptable character\n  in \"<unicode string>\", position 8")
+    monkeypatch.setattr(rgt.api, "platforms", crash)
+    r = run(capsys, "platforms")
+    _one_line(r, Exit.INTERNAL, 'unacceptable character in "<unicode string>", position 8')

@@ -86,5 +86,6 @@ def _internal(e: Exception, debug: bool) -> SystemExit:
     """A bug in rgt, not a user mistake: one line with its own status unless --debug."""
     if debug:
         raise e
-    click.echo(f"rgt: internal error: {type(e).__name__}: {e} (rerun with --debug for the traceback)", err=True)
+    text = " ".join(str(e).split())  # some messages carry their own line breaks
+    click.echo(f"rgt: internal error: {type(e).__name__}: {text} (rerun with --debug for the traceback)", err=True)
     return SystemExit(Exit.INTERNAL)
