@@ -288,8 +288,11 @@ def _fresh(db: sqlite3.Connection, root: Path, current: dict[str, list], *, refr
             return False  # recorded under the lock, by open()
         for f in moved:
             stored[f][:2] = current[f]
-        db.execute("UPDATE meta SET value = ? WHERE key = 'files'", (json.dumps(stored),))
-        db.commit()
+        try:  # only saves hashing next time: a reader holding the file must not make it a failure
+            db.execute("UPDATE meta SET value = ? WHERE key = 'files'", (json.dumps(stored),))
+            db.commit()
+        except sqlite3.OperationalError:
+            db.rollback()
     return True
 
 
