@@ -29,3 +29,30 @@ def test_skill_frontmatter_commands_and_paths(repo):
         assert cmd in cli.commands, f"SKILL.md names `rgt {cmd}`, which does not exist"
     for path in set(re.findall(r"`((?:profiles|references|scripts|templates)/[^`*<>]+)`", post.content)):
         assert (repo / path).exists(), f"SKILL.md links {path}, which does not exist"
+
+
+def test_readme_examples_run_as_written_after_the_quick_start(repo):
+    """The examples call a bare `rgt`: the quick start must leave it on PATH (an activated venv)
+    before its first bare `rgt`, and every example must name a real command."""
+    readme = (repo / "README.md").read_text()
+    first = re.search(r"## Quick start.*?```sh\n(.*?)\n", readme, re.S).group(1)
+    steps = [s.strip() for s in first.split("&&")]
+    bare = next(i for i, s in enumerate(steps) if s.startswith("rgt "))
+    assert ". .venv/bin/activate" in steps[:bare], steps
+    for block in re.findall(r"```sh\n(.*?)```", readme, re.S):
+        for cmd in re.findall(r"^rgt ([a-z]+)", block, re.M):
+            assert cmd in cli.commands, f"README runs `rgt {cmd}`, which does not exist"
+
+
+def test_every_command_takes_kb_and_json_except_mcp():
+    for name, cmd in cli.commands.items():
+        params = {p.name for p in cmd.params}
+        assert "kb" in params, f"rgt {name} has no --kb"
+        assert ("as_json" in params) == (name != "mcp"), name
+
+
+def test_every_exit_status_is_in_the_readme_table(repo):
+    from rgt.errors import Exit
+    readme = (repo / "README.md").read_text()
+    for status in Exit:
+        assert re.search(rf"^\| {int(status)} \| \S", readme, re.M), status

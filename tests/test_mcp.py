@@ -42,6 +42,47 @@ def test_diagnose_tool_returns_what_the_cli_prints(capsys):
     assert call("rgt_diagnose", text="run vanished at 6h", platform="paperspace") == cli_json
 
 
-def test_errors_come_back_in_the_result_with_the_next_step():
-    out = call("rgt_show", node_id="U999")
-    assert out["exit_code"] == 2 and "try `rgt search TEXT`" in out["error"]
+def _over_stdio(*calls: tuple[str, dict], args: tuple[str, ...] = ()) -> list:
+    """Tool calls through the installed `rgt mcp` binary, as an agent makes them."""
+    import os
+    import sys
+    from pathlib import Path
+
+    from mcp import Client
+    from mcp.client.stdio import StdioServerParameters
+
+    params = StdioServerParameters(command=str(Path(sys.executable).parent / "rgt"), args=["mcp", *args],
+                                   env={**os.environ})
+
+    async def go():
+        async with Client(params) as client:
+            return [await client.call_tool(name, arguments) for name, arguments in calls]
+    return asyncio.run(go())
+
+
+def test_errors_come_back_as_tool_errors_with_the_next_step():
+    (out,) = _over_stdio(("rgt_show", {"node_id": "U999"}))
+    assert out.is_error is True
+    body = json.loads(out.content[0].text.partition(": ")[2])
+    assert body["exit_code"] == 2 and "try `rgt search TEXT`" in body["error"]
+
+
+def test_plan_tool_rejects_numbers_out_of_range_by_name():
+    bad = [("rgt_plan", {"platform": "vastai", "hours": -5}),
+           ("rgt_plan", {"platform": "vastai", "hours": 20, "mtbf_h": -1}),
+           ("rgt_plan", {"platform": "vastai", "hours": 20, "rental_left_h": -1})]
+    for (_, args), out in zip(bad, _over_stdio(*bad)):
+        assert out.is_error is True, args
+        body = json.loads(out.content[0].text.partition(": ")[2])
+        field = [k for k in args if k != "platform" and (k != "hours" or args[k] < 0)][0]
+        assert body["exit_code"] == 2 and field in body["error"], body
+
+
+def test_mcp_takes_kb_like_every_other_command(tmp_path):
+    import shutil
+    from pathlib import Path
+    kb = tmp_path / "kb"
+    shutil.copytree(Path(__file__).parent / "fixtures" / "lint" / "clean", kb)
+    (out,) = _over_stdio(("rgt_platforms", {}), args=("--kb", str(kb)))
+    assert out.is_error is False
+    assert [p["platform"] for p in out.structured_content["platforms"]] == ["sample"]

@@ -23,7 +23,13 @@ def index_schema() -> str:
     return "```sql\n" + DDL.strip() + "\n```"
 
 
-BLOCKS = {"commands": command_table, "index-schema": index_schema}
+def exit_table() -> str:
+    from .errors import MEANING, Exit
+
+    return "\n".join(["| status | meaning |", "|---|---|"] + [f"| {int(e)} | {MEANING[e]} |" for e in Exit])
+
+
+BLOCKS = {"commands": command_table, "index-schema": index_schema, "exit-codes": exit_table}
 
 
 def render(readme: str) -> str:

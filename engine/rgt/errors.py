@@ -8,7 +8,20 @@ class Exit(IntEnum):
     OK = 0
     FINDINGS = 1   # lint errors, or diagnose found nothing that fits
     USAGE = 2      # bad arguments, unknown ID or platform, bad input file
-    REMOTE = 3     # transport or remote failure
+    REMOTE = 3     # transport or remote failure, or standard output cannot be written
+    INTERNAL = 4   # a bug in rgt: never a user's mistake, never a finding
+
+
+# What each status means to a script calling rgt; README's table is generated from this.
+MEANING = {
+    Exit.OK: "ok",
+    Exit.FINDINGS: "findings: lint errors, no diagnosis fits, a clock that will end the planned job",
+    Exit.USAGE: "usage: a bad option or number, unknown platform or ID, bad input file, unusable cache "
+                "(one line naming the file:line, option or path, and what to do)",
+    Exit.REMOTE: "transport or remote failure: refused, wrong or unknown host key, timeout, connection "
+                 "dropped; also standard output that cannot be written (a full disk)",
+    Exit.INTERNAL: "internal error: a bug in rgt (one line; `--debug` shows the traceback); please report it",
+}
 
 
 class RgtError(Exception):

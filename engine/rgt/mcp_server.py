@@ -1,11 +1,14 @@
 """`rgt mcp`: the same functions as the CLI, as MCP tools over stdio, returning the same JSON.
 
-Errors come back inside the result (`{"error": "...", "exit_code": n}`) with the next step, so
-an agent can act on them instead of seeing a protocol failure.
+A user's mistake comes back as a tool error (`isError: true`) whose text ends in
+`{"error": "...", "exit_code": n}` with the next step, so an agent can act on it.
+`rgt mcp --kb DIR` sets the knowledge base a call uses when it names none.
 """
 from __future__ import annotations
 
 from typing import Any, Callable
+
+import json
 
 from . import api
 from .errors import RgtError
@@ -13,36 +16,44 @@ from .errors import RgtError
 READ_ONLY = {"read_only_hint": True, "destructive_hint": False, "idempotent_hint": True, "open_world_hint": False}
 
 
+DEFAULT_KB: str | None = None  # from `rgt mcp --kb`
+
+
 def _call(fn: Callable[[], dict]) -> dict[str, Any]:
+    from mcp.server.mcpserver.exceptions import ToolError
     try:
         return fn()
     except RgtError as e:
-        return {"error": e.line(), "exit_code": int(e.exit_code)}
+        raise ToolError(json.dumps({"error": e.line(), "exit_code": int(e.exit_code)}, ensure_ascii=False)) from None
+
+
+def _index(kb: str | None):
+    return api.open_index(kb or DEFAULT_KB)
 
 
 def rgt_platforms(kb: str | None = None) -> dict[str, Any]:
     """List the platforms rgt knows, with their variants."""
-    return _call(lambda: api.platforms(api.open_index(kb)))
+    return _call(lambda: api.platforms(_index(kb)))
 
 
 def rgt_show(node_id: str, kb: str | None = None) -> dict[str, Any]:
     """Show one gotcha (e.g. PS2, U3), probe (kernel_log) or platform (paperspace) in full."""
-    return _call(lambda: api.show(api.open_index(kb), node_id))
+    return _call(lambda: api.show(_index(kb), node_id))
 
 
 def rgt_search(text: str, limit: int = 10, kb: str | None = None) -> dict[str, Any]:
     """Full-text search of the gotchas (titles, how users say it, symptoms, causes)."""
-    return _call(lambda: api.search(api.open_index(kb), text, limit))
+    return _call(lambda: api.search(_index(kb), text, limit))
 
 
 def rgt_facts(platform: str, variant: str | None = None, kb: str | None = None) -> dict[str, Any]:
     """Typed facts of one platform: stop verb, what a stop still bills, clocks, prices."""
-    return _call(lambda: api.facts(api.open_index(kb), platform, variant))
+    return _call(lambda: api.facts(_index(kb), platform, variant))
 
 
 def rgt_compare(platforms: list[str], kb: str | None = None) -> dict[str, Any]:
     """Facts of several platforms side by side (name a variant as platform:variant)."""
-    return _call(lambda: api.compare(api.open_index(kb), platforms))
+    return _call(lambda: api.compare(_index(kb), platforms))
 
 
 def rgt_plan(platform: str, hours: float, variant: str | None = None, spot: bool = False,
@@ -53,7 +64,7 @@ def rgt_plan(platform: str, hours: float, variant: str | None = None, spot: bool
     from .plan import JobPlan, preflight
 
     def go() -> dict:
-        index = api.open_index(kb)
+        index = _index(kb)
         profile = api.require_profile(index, platform, variant)
         return preflight(index, profile, variant, JobPlan(hours, spot, checkpoint_cost_s, mtbf_h, disk_gb, rental_left_h))
     return _call(go)
@@ -74,7 +85,7 @@ def rgt_diagnose(text: str, platform: str | None = None, variant: str | None = N
     from .diagnose.run import Selector
 
     def go() -> dict:
-        index = api.open_index(kb)
+        index = _index(kb)
         profile = api.require_profile(index, platform, variant) if platform else None
         transports = ([tr.CaptureTransport(capture)] if capture else
                       [tr.SSHTransport(h) for h in hostlist.collect(hosts or [], None)])
@@ -85,7 +96,7 @@ def rgt_diagnose(text: str, platform: str | None = None, variant: str | None = N
 
 def rgt_lint(kb: str | None = None) -> dict[str, Any]:
     """Check a knowledge base; findings as file, line, code, message."""
-    return _call(lambda: api.lint(kb)[0])
+    return _call(lambda: api.lint(kb or DEFAULT_KB)[0])
 
 
 # name -> (function, annotations); diagnose reaches out to hosts, so it is open-world.
@@ -101,7 +112,9 @@ TOOLS: dict[str, tuple[Callable[..., dict], dict]] = {
 }
 
 
-def server():
+def server(kb: str | None = None):
+    global DEFAULT_KB
+    DEFAULT_KB = kb
     from mcp.server.mcpserver import MCPServer
     from mcp.types import ToolAnnotations
 

@@ -6,6 +6,8 @@ import math
 from dataclasses import dataclass
 
 from . import rules
+from .errors import UsageError
+from .numbers import out_of_range
 from .kb.index import Index
 from .kb.model import Profile
 
@@ -23,6 +25,14 @@ class JobPlan:
     mtbf_h: float | None = None
     disk_gb: float | None = None
     rental_left_h: float | None = None  # hours until this rental's host-set end date
+
+    def __post_init__(self) -> None:
+        # the CLI checks these as it parses; an agent calling through MCP meets them here
+        for name, inclusive in (("hours", False), ("checkpoint_cost_s", False), ("mtbf_h", False),
+                                ("disk_gb", False), ("rental_left_h", True)):
+            value = getattr(self, name)
+            if value is not None and (problem := out_of_range(value, inclusive=inclusive)):
+                raise UsageError(f"{name}: {problem}", hint="give it as a number of the unit its name says")
 
 
 def young_daly_seconds(mtbf_s: float, cost_s: float) -> float:

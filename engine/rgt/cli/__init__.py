@@ -1,6 +1,7 @@
 """`rgt` command line: a click group whose commands live one module per concern."""
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -30,14 +31,19 @@ def main(argv: list[str] | None = None) -> None:
     try:
         # without standalone mode click returns a command's Exit code instead of exiting
         code = cli.main(args=argv, prog_name="rgt", standalone_mode=False)
+        sys.stdout.flush()  # a full disk must show here, not in the interpreter's exit
         sys.exit(code if isinstance(code, int) else Exit.OK)
     except click.exceptions.Exit as e:
         sys.exit(e.exit_code)
     except click.Abort:
         click.echo("rgt: aborted", err=True)
         sys.exit(Exit.USAGE)
+    except click.UsageError as e:  # one line, like every other mistake, with where to read more
+        command = e.ctx.command_path if e.ctx else "rgt"
+        click.echo(f"rgt: {e.format_message().rstrip('.')} (see `{command} --help`)", err=True)
+        sys.exit(Exit.USAGE)
     except click.ClickException as e:
-        e.show()
+        click.echo(f"rgt: {e.format_message()}", err=True)
         sys.exit(Exit.USAGE)
     except RgtError as e:
         if debug:
@@ -47,8 +53,39 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         click.echo("rgt: interrupted", err=True)
         sys.exit(130)
-    except Exception as e:  # a bug in rgt, not a user mistake: still one line unless --debug
-        if debug:
-            raise
-        click.echo(f"rgt: internal error: {type(e).__name__}: {e} (rerun with --debug for the traceback)", err=True)
-        sys.exit(Exit.FINDINGS)
+    except OSError as e:
+        if not _stdout_failed(e) or debug:
+            raise _internal(e, debug)
+        sys.exit(Exit.REMOTE)
+    except Exception as e:
+        raise _internal(e, debug)
+
+
+def _stdout_failed(e: OSError) -> bool:
+    """Whether writing standard output is what failed (a full disk, a reader that went away);
+    if so, say it once and keep the interpreter from failing again when it flushes at exit."""
+    tb = e.__traceback__
+    while tb and tb.tb_next:
+        tb = tb.tb_next
+    stream = tb.tb_frame.f_locals.get("file") if tb else None  # every line goes out through click.echo
+    try:
+        if stream.fileno() != sys.stdout.fileno():
+            return False
+    except (AttributeError, OSError, ValueError):
+        return False
+    # the unwritten bytes stay buffered: point the descriptor at /dev/null so they can go there
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    if not isinstance(e, BrokenPipeError):  # a closed pipe is the reader's choice, as with `head`
+        click.echo(f"rgt: cannot write to standard output: {e.strerror}", err=True)
+    return True
+
+
+def _internal(e: Exception, debug: bool) -> SystemExit:
+    """A bug in rgt, not a user mistake: one line with its own status unless --debug."""
+    if debug:
+        raise e
+    text = " ".join(str(e).split())  # some messages carry their own line breaks
+    click.echo(f"rgt: internal error: {type(e).__name__}: {text} (rerun with --debug for the traceback)", err=True)
+    return SystemExit(Exit.INTERNAL)

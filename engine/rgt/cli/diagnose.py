@@ -7,7 +7,7 @@ import click
 
 from .. import api
 from ..errors import Exit, RemoteError, UsageError
-from .common import emit, index, json_option, kb_option
+from .common import POSITIVE, emit, index, json_option, kb_option, text_file
 
 _MARK = {"confirmed": "CONFIRMED", "ruled_out": "ruled out", "possible": "possible"}
 
@@ -18,7 +18,7 @@ _MARK = {"confirmed": "CONFIRMED", "ruled_out": "ruled out", "possible": "possib
 @click.option("--variant", help="Platform variant, e.g. gradient or core.")
 @click.option("--host", "hosts", multiple=True,
               help="ssh_config alias or user@host[:port]; repeat, or use a host list such as gpu[01-08].")
-@click.option("--hosts-file", type=click.Path(dir_okay=False), help="One host (or host list) per line; # comments.")
+@click.option("--hosts-file", type=click.Path(dir_okay=False), callback=text_file, help="One host (or host list) per line; # comments.")
 @click.option("--local", "local", is_flag=True, help="Probe this machine instead of a remote one.")
 @click.option("--capture", "captures", multiple=True, type=click.Path(dir_okay=False),
               help="Replay a saved capture instead of connecting; repeat for several hosts.")
@@ -28,9 +28,9 @@ _MARK = {"confirmed": "CONFIRMED", "ruled_out": "ruled out", "possible": "possib
 @click.option("--pid", type=click.IntRange(min=1), help="The run's process id on the box.")
 @click.option("--match", help="Text in the run's command line (e.g. train.py); wrappers and shells never match.")
 @click.option("--accept-new-host-key", is_flag=True, help="Trust and remember an unknown SSH host key.")
-@click.option("--connect-timeout", default=15.0, show_default=True, help="Seconds to wait for the SSH connection.")
-@click.option("--ssh-config", type=click.Path(dir_okay=False), envvar="RGT_SSH_CONFIG", help="ssh_config file (default ~/.ssh/config).")
-@click.option("--limit", default=8, show_default=True, help="How many candidates to rank and decide.")
+@click.option("--connect-timeout", default=15.0, show_default=True, type=POSITIVE, help="Seconds to wait for the SSH connection.")
+@click.option("--ssh-config", type=click.Path(dir_okay=False), envvar="RGT_SSH_CONFIG", callback=text_file, help="ssh_config file (default ~/.ssh/config).")
+@click.option("--limit", default=8, show_default=True, type=click.IntRange(min=1), help="How many candidates to rank and decide.")
 @kb_option
 @json_option
 def diagnose(text, platform, variant, hosts, hosts_file, local, captures, save_capture, workdir, pid, match,
@@ -55,7 +55,8 @@ def diagnose(text, platform, variant, hosts, hosts_file, local, captures, save_c
     transports = ([tr.CaptureTransport(c) for c in captures] if captures else [tr.LocalTransport()] if local else
                   [tr.SSHTransport(h, accept_new_host_key=accept_new_host_key, connect_timeout=connect_timeout,
                                    config_path=ssh_config) for h in hosts])
-    said = click.get_text_stream("stdin").read() if text == ("-",) else " ".join(text)
+    # pasted logs hold stray bytes (a cut multibyte character, a terminal escape): keep the rest
+    said = click.get_binary_stream("stdin").read().decode("utf-8", "replace") if text == ("-",) else " ".join(text)
     if not said.strip():
         raise UsageError("no text to diagnose", hint='describe the failure, e.g. rgt diagnose "run vanished at 6h"')
     result = run(idx, said, profile=profile, variant=variant, transports=transports,

@@ -1,14 +1,13 @@
 """`rgt lint`: check the knowledge base; findings as `file:line: CODE message`."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
 
 from .. import api
 from ..errors import Exit
-from .common import json_option, kb_option
+from .common import dumps, json_option, kb_option
 
 
 @click.command()
@@ -21,7 +20,7 @@ def lint(kb: str | None, as_json: bool) -> None:
     for f in result["findings"]:
         f["file"] = str(shown / f["file"])
     if as_json:
-        click.echo(json.dumps(result, indent=2))
+        click.echo(dumps(result))
     else:
         for f in result["findings"]:
             click.echo(f"{f['file']}:{f['line']}: {f['code']} {f['message']}")

@@ -6,18 +6,18 @@ import click
 from .. import api
 from ..errors import Exit
 from ..plan import JobPlan, preflight
-from .common import emit, index, json_option, kb_option
+from .common import NON_NEGATIVE, POSITIVE, emit, index, json_option, kb_option
 
 
 @click.command()
 @click.option("--platform", "-p", required=True, help="Platform slug (rgt platforms).")
 @click.option("--variant", help="Platform variant, e.g. gradient or core.")
-@click.option("--hours", type=click.FloatRange(min=0, min_open=True), required=True, help="How long the job runs.")
+@click.option("--hours", type=POSITIVE, required=True, help="How long the job runs.")
 @click.option("--spot", is_flag=True, help="The job runs on a spot / interruptible tier.")
-@click.option("--checkpoint-cost-s", type=click.FloatRange(min=0, min_open=True), help="Seconds one checkpoint takes to write.")
-@click.option("--mtbf-h", type=click.FloatRange(min=0, min_open=True), help="Mean hours between interruptions.")
-@click.option("--disk-gb", type=click.FloatRange(min=0, min_open=True), help="Disk size, to price a stopped box.")
-@click.option("--rental-left-h", type=click.FloatRange(min=0), help="Hours until this rental's host-set end date.")
+@click.option("--checkpoint-cost-s", type=POSITIVE, help="Seconds one checkpoint takes to write.")
+@click.option("--mtbf-h", type=POSITIVE, help="Mean hours between interruptions.")
+@click.option("--disk-gb", type=POSITIVE, help="Disk size, to price a stopped box.")
+@click.option("--rental-left-h", type=NON_NEGATIVE, help="Hours until this rental's host-set end date.")
 @kb_option
 @json_option
 def plan(platform, variant, hours, spot, checkpoint_cost_s, mtbf_h, disk_gb, rental_left_h, kb, as_json) -> None:

@@ -58,7 +58,7 @@ def show(node_id: str, kb: str | None, as_json: bool) -> None:
 
 @click.command()
 @click.argument("text", nargs=-1, required=True)
-@click.option("--limit", default=10, show_default=True, help="How many results.")
+@click.option("--limit", default=10, show_default=True, type=click.IntRange(min=1), help="How many results.")
 @kb_option
 @json_option
 def search(text: tuple[str, ...], limit: int, kb: str | None, as_json: bool) -> None:

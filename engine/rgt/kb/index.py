@@ -8,8 +8,11 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import re
 import sqlite3
+import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,7 +21,7 @@ from .. import __version__
 from ..errors import KnowledgeError
 from . import schema
 from .model import Gotcha, KnowledgeBase, Probe, Profile
-from .paths import cache_dir, source_files
+from .paths import cache_dir, cache_error, source_files
 
 
 def load_kb(root: Path) -> KnowledgeBase:
@@ -91,29 +94,23 @@ class Index:
 
     @classmethod
     def open(cls, root: Path, *, rebuild: bool = False) -> "Index":
+        """The index of `root`, built first when missing, stale or damaged. Any number of processes
+        may call this at once: builders take turns under a lock, each builds into a private file
+        and publishes it with an atomic rename, so a reader sees the old index or the new one."""
         root = root.resolve()
         path = cache_dir() / f"index-{hashlib.sha256(str(root).encode()).hexdigest()[:16]}.sqlite"
         current = _stat(root)
-        if path.exists() and not rebuild:
-            db = sqlite3.connect(path)
-            if _fresh(db, root, current):
-                return cls(db, root)
-            db.close()
-        from .lint import CODES
-        kb = load_kb(root)
-        blocking = [f for f in kb.findings if CODES[f.code].severity == "error"]
-        if blocking:
-            first = blocking[0]
-            raise KnowledgeError(f"{first.code} {first.message}", where=f"{root / first.file}:{first.line}",
-                                 hint=f"run `rgt lint --kb {root}` to see all {len(blocking)} problem(s)")
-        tmp = path.with_suffix(".tmp")
-        tmp.unlink(missing_ok=True)
-        db = sqlite3.connect(tmp)
-        db.executescript(DDL)
-        _fill(db, kb, current)
-        db.commit()
-        db.close()
-        tmp.replace(path)  # atomic: a crash mid-build never leaves a half index behind
+        if not rebuild and (db := _open_fresh(path, root, current, refresh=False)):
+            return cls(db, root)
+        from filelock import FileLock
+        try:
+            with FileLock(path.with_suffix(".lock")):
+                # whoever held the lock before us may have just published a fresh index
+                if not rebuild and (db := _open_fresh(path, root, current, refresh=True)):
+                    return cls(db, root)
+                _build(path, root, current)
+        except OSError as e:
+            raise cache_error(path.parent, e) from None
         return cls(sqlite3.connect(path), root)
 
     def built_at(self) -> str:
@@ -233,11 +230,50 @@ def _stat(root: Path) -> dict[str, list]:
     return {p.relative_to(root).as_posix(): [p.stat().st_mtime_ns, p.stat().st_size] for p in source_files(root)}
 
 
-def _fresh(db: sqlite3.Connection, root: Path, current: dict[str, list]) -> bool:
+def _open_fresh(path: Path, root: Path, current: dict[str, list], *, refresh: bool) -> sqlite3.Connection | None:
+    """A connection to the published index if it is whole and up to date, else None. Recording
+    new mtimes writes to the published file, so only a lock holder does it (`refresh`)."""
+    if not path.exists():
+        return None
+    db = sqlite3.connect(path)
     try:
-        meta = dict(db.execute("SELECT key, value FROM meta"))
+        if db.execute("PRAGMA quick_check").fetchone()[0] != "ok":  # ~3 ms; garbage in the file
+            raise sqlite3.DatabaseError("quick_check")
+        if _fresh(db, root, current, refresh=refresh):
+            return db
     except sqlite3.DatabaseError:
-        return False
+        if refresh:  # said once, by the process that rebuilds it
+            print(f"rgt: the index {path} was damaged; rebuilding it", file=sys.stderr)
+    db.close()
+    return None
+
+
+def _build(path: Path, root: Path, current: dict[str, list]) -> None:
+    from .lint import CODES
+    kb = load_kb(root)
+    blocking = [f for f in kb.findings if CODES[f.code].severity == "error"]
+    if blocking:
+        first = blocking[0]
+        raise KnowledgeError(f"{first.code} {first.message}", where=f"{root / first.file}:{first.line}",
+                             hint=f"run `rgt lint --kb {root}` to see all {len(blocking)} problem(s)")
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=path.stem + ".", suffix=".tmp")
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        db = sqlite3.connect(tmp)
+        db.executescript(DDL)
+        _fill(db, kb, current)
+        db.commit()
+        db.close()
+        # a journal left by a crashed writer of the old file must not be replayed into the new one
+        path.with_name(path.name + "-journal").unlink(missing_ok=True)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _fresh(db: sqlite3.Connection, root: Path, current: dict[str, list], *, refresh: bool) -> bool:
+    meta = dict(db.execute("SELECT key, value FROM meta"))
     if meta.get("format") != _FORMAT:
         return False
     stored = json.loads(meta.get("files", "{}"))
@@ -248,10 +284,15 @@ def _fresh(db: sqlite3.Connection, root: Path, current: dict[str, list]) -> bool
         if _sha(root / f) != stored[f][2]:
             return False
     if moved:
+        if not refresh:
+            return False  # recorded under the lock, by open()
         for f in moved:
             stored[f][:2] = current[f]
-        db.execute("UPDATE meta SET value = ? WHERE key = 'files'", (json.dumps(stored),))
-        db.commit()
+        try:  # only saves hashing next time: a reader holding the file must not make it a failure
+            db.execute("UPDATE meta SET value = ? WHERE key = 'files'", (json.dumps(stored),))
+            db.commit()
+        except sqlite3.OperationalError:
+            db.rollback()
     return True
 
 

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import platformdirs
 
+from ..errors import UsageError
+
 KB_DIRS = ("profiles", "references", "templates", "scripts")
 
 
@@ -20,8 +22,15 @@ def cache_dir() -> Path:
     """The index lives here; RGT_CACHE overrides it (every test sets it)."""
     override = os.environ.get("RGT_CACHE")
     path = Path(override) if override else Path(platformdirs.user_cache_dir("rgt"))
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise cache_error(path, e) from None
     return path
+
+
+def cache_error(path: Path, e: OSError) -> UsageError:
+    return UsageError(f"cannot use the index cache {path}: {e.strerror or e}", hint="set RGT_CACHE to a writable directory")
 
 
 def source_files(root: Path) -> list[Path]:
