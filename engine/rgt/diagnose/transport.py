@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import socket
 import subprocess
 from dataclasses import asdict, dataclass
@@ -96,19 +97,30 @@ class SSHTarget:
     known_hosts: list[str]
 
 
+def split_spec(spec: str) -> tuple[str, str, int | None]:
+    """`user@host:port`, `host`, `[::1]:22`, `user@[fe80::1]` -> (user or "", host, port or None)."""
+    bad = UsageError(f"bad host `{spec}`", hint="use an ssh_config alias, user@host[:port] or [IPv6]:port")
+    user, _, hostport = spec.rpartition("@")
+    if hostport.count(":") > 1 and "[" not in hostport:  # a bare IPv6 address: no port can follow
+        return user, hostport, None
+    m = re.fullmatch(r"\[([^\[\]]+)\](?::(.*))?|([^:\[\]]+)(?::(.*))?", hostport)
+    if not m:
+        raise bad
+    host, port = (m.group(1), m.group(2)) if m.group(1) else (m.group(3), m.group(4))
+    if port is None:
+        return user, host, None
+    if not port.isdigit():
+        raise bad
+    if not 1 <= int(port) <= 65535:
+        raise UsageError(f"bad host `{spec}`: port {port} is outside 1-65535", hint="check the port number")
+    return user, host, int(port)
+
+
 def resolve_target(spec: str, config_path: str | None = None) -> SSHTarget:
     """`alias` from ssh_config, or `user@host[:port]`; the config's values fill what is not given."""
     import paramiko
 
-    user, _, hostport = spec.rpartition("@")
-    host, port = hostport, None
-    if hostport.count(":") == 1:
-        host, _, p = hostport.partition(":")
-        if not p.isdigit():
-            raise UsageError(f"bad host `{spec}`", hint="use an ssh_config alias or user@host[:port]")
-        port = int(p)
-    if not host:
-        raise UsageError(f"bad host `{spec}`", hint="use an ssh_config alias or user@host[:port]")
+    user, host, port = split_spec(spec)
     config = paramiko.SSHConfig()
     path = Path(config_path or os.environ.get("RGT_SSH_CONFIG") or Path.home() / ".ssh" / "config").expanduser()
     if path.exists():
