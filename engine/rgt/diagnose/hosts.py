@@ -58,11 +58,15 @@ def from_file(path: str) -> list[str]:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as e:
         raise UsageError(f"cannot read hosts file {path}: {e.strerror}", hint="one host per line") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"hosts file {path} is not text", hint="one host per line") from None
     hosts = []
     for line in text.splitlines():
         line = line.split("#", 1)[0].strip()
         if line:
             hosts += expand(line)
+    if not hosts:  # probing nothing would look like a clean bill of health
+        raise UsageError(f"hosts file {path} names no host", hint="one host or host list per line; # starts a comment")
     return hosts
 
 
