@@ -170,3 +170,51 @@ def test_the_prb003_sample_names_each_escape(tmp_path):
     assert "redirects output into `/tmp/load.txt`" in text
     assert "runs `git`, which is not on the read-only allow-list" in text
     assert "runs `rm`" in text and len(findings) == 3, text
+
+
+# ---------------------------------------------------------------- a knowledge base as a user may leave it
+
+def _with_c1_in_rgt_block(tmp_path: Path) -> tuple[Path, int]:
+    root = tmp_path / "kb"
+    shutil.copytree(CLEAN, root)
+    path = root / "profiles" / "sample.md"
+    lines = path.read_text().splitlines(keepends=True)
+    at = next(i for i, line in enumerate(lines) if line.startswith("```rgt")) + 1
+    lines.insert(at, 'aka: ["bad \u0097 char"]\n')
+    path.write_text("".join(lines))
+    return root, at + 1
+
+
+@pytest.mark.parametrize("command", [["lint"], ["search", "reboot"], ["diagnose", "run vanished"]])
+def test_a_c1_control_character_in_an_rgt_block_is_named_by_file_and_line(capsys, tmp_path, command):
+    root, line = _with_c1_in_rgt_block(tmp_path)
+    r = run(capsys, *command, "--kb", str(root))
+    assert r.code in (1, 2), r.err
+    where = f"profiles/sample.md:{line}: GOT004"
+    said = r.out if command == ["lint"] else r.err
+    assert where in said and "U+0097" in said and "internal error" not in r.err, (r.out, r.err)
+    if command != ["lint"]:
+        assert len(r.err.strip().splitlines()) == 1, r.err
+
+
+@pytest.mark.parametrize("make, says", [
+    (lambda p: (p / "x.md").mkdir(), "x.md is a directory"),
+    (lambda p: (p / "loop.md").symlink_to("loop.md"), "loop.md: Too many levels of symbolic links"),
+    (lambda p: (p / "gone.md").symlink_to("nowhere.md"), "gone.md: No such file or directory"),
+])
+@pytest.mark.parametrize("command", [["lint"], ["search", "reboot"]])
+def test_a_md_name_that_is_not_a_file_is_one_clear_line(capsys, tmp_path, make, says, command):
+    root = tmp_path / "kb"
+    shutil.copytree(CLEAN, root)
+    make(root / "profiles")
+    r = run(capsys, *command, "--kb", str(root))
+    assert r.code == 2 and "internal error" not in r.err, r.err
+    assert len(r.err.strip().splitlines()) == 1 and says in r.err, r.err
+
+
+def test_a_kb_that_is_a_symlink_loop_is_one_clear_line(capsys, tmp_path):
+    loop = tmp_path / "kb"
+    loop.symlink_to("kb")
+    r = run(capsys, "search", "reboot", "--kb", str(loop))
+    assert r.code == 2 and len(r.err.strip().splitlines()) == 1, r.err
+    assert "symlink that loops" in r.err, r.err
