@@ -43,6 +43,9 @@ def test_hosts_file_and_command_line_merge_in_order_each_once(tmp_path):
     assert hosts.collect(["gpu00", "gpu02"], str(f)) == ["gpu00", "gpu02", "gpu01", "gpu03"]
     with pytest.raises(UsageError, match="cannot read hosts file"):
         hosts.collect([], str(tmp_path / "missing.txt"))
+    (tmp_path / "blob").write_bytes(bytes(range(256)))
+    with pytest.raises(UsageError, match="is not text"):
+        hosts.collect([], str(tmp_path / "blob"))
 
 
 def _cluster_config(server, tmp_path):

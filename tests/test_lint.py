@@ -122,7 +122,7 @@ DANGEROUS = [
     "ip link set eth0 down", "ip route add default via 1.2.3.4", "dmesg -C", "dmesg --clear",
     "journalctl --vacuum-size=1M", "LD_PRELOAD=/tmp/x.so cat /proc/uptime", "PATH=/tmp:$PATH; cat x",
     "/tmp/cat /proc/uptime", "echo $(rm -rf /)", "echo `reboot`", "x='$(reboot)'; echo ${x@P}",
-    "ping -f h", "ping h", "tee /tmp/x", "bash script.sh", "sort -o /tmp/x f", "env rm x", "command rm x",
+    "ping -f h", "ping -c 5 -qf h", "ping h", "tee /tmp/x", "bash script.sh", "sort -o /tmp/x f", "env rm x", "command rm x",
     "kill 1", "f() { cat x; }; f", "cat x &> /tmp/y", "bash -c \"bash -c 'reboot'\"", "uniq in out",
     "docker rm x", "scancel 12", "wget http://h", "cat <(rm x)", "echo 'unterminated",
 ]

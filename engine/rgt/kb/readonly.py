@@ -207,7 +207,7 @@ def _ip(args: Args) -> list[str]:
 
 def _ping(args: Args) -> list[str]:
     """A bounded ping (`-c N`) only sends probes; `-f` floods, and without -c it never ends."""
-    bad = [a for a in args if a in ("-f", "-l")]
+    bad = _refuse_options(letters="fl")(args)  # also inside clusters such as -qf
     return bad + ([] if "-c" in args or any(a and a.startswith("-c") for a in args) else ["without -c"])
 
 
