@@ -16,6 +16,10 @@ from rgt.errors import UsageError
     ("r[1-2]n[0-1]", ["r1n0", "r1n1", "r2n0", "r2n1"]),
     ("plainhost", ["plainhost"]),
     ("gpu[007]", ["gpu007"]),
+    ("gpu[01-02],cpu7", ["gpu01", "gpu02", "cpu7"]),  # SLURM_JOB_NODELIST joins lists with commas
+    ("a[1-2]b,c[3,5]", ["a1b", "a2b", "c3", "c5"]),
+    ("[::1]:22", ["[::1]:22"]),  # a bracketed IPv6 address is one host, not a range
+    ("root@[fe80::1%eth0]:2222,gpu1", ["root@[fe80::1%eth0]:2222", "gpu1"]),
 ])
 def test_host_lists_expand_like_slurm(spec, expected):
     assert hosts.expand(spec) == expected
@@ -26,6 +30,7 @@ def test_host_lists_expand_like_slurm(spec, expected):
     ("gpu[03-01]", "runs backwards"),
     ("gpu[a-c]", "is not a number or a range"),
     ("n[1-100]x[1-100]", "names 10000 hosts"),
+    ("gpu1,,gpu2", "empty host"),
 ])
 def test_bad_host_lists_are_one_clear_error(spec, says):
     with pytest.raises(UsageError, match=says):
@@ -38,6 +43,9 @@ def test_hosts_file_and_command_line_merge_in_order_each_once(tmp_path):
     assert hosts.collect(["gpu00", "gpu02"], str(f)) == ["gpu00", "gpu02", "gpu01", "gpu03"]
     with pytest.raises(UsageError, match="cannot read hosts file"):
         hosts.collect([], str(tmp_path / "missing.txt"))
+    (tmp_path / "blob").write_bytes(bytes(range(256)))
+    with pytest.raises(UsageError, match="is not text"):
+        hosts.collect([], str(tmp_path / "blob"))
 
 
 def _cluster_config(server, tmp_path):
@@ -96,3 +104,23 @@ def test_a_capture_that_cannot_be_written_is_one_line(capsys, sshd_server, tmp_p
             "--save-capture", str(tmp_path / "afile" / "cap.json"))
     assert r.code == 2 and len(r.err.strip().splitlines()) == 1 and "cannot write the capture" in r.err
     assert r.out == "", "refused before any probing"
+
+
+@pytest.mark.parametrize("spec, host, port", [
+    ("[::1]:2222", "::1", 2222), ("me@[::1]", "::1", 22), ("box:65535", "box", 65535), ("box", "box", 22), ("::1", "::1", 22),
+])
+def test_host_and_port_are_read_from_a_spec(spec, host, port, tmp_path):
+    from rgt.diagnose.transport import resolve_target
+    empty = tmp_path / "ssh_config"
+    empty.write_text("")
+    t = resolve_target(spec, str(empty))
+    assert (t.hostname, t.port) == (host, port)
+
+
+@pytest.mark.parametrize("spec", ["127.0.0.1:99999", "127.0.0.1:0", "box:", "[::1]:x", "[::1"])
+def test_a_bad_port_is_a_usage_error_before_connecting(capsys, spec, tmp_path):
+    empty = tmp_path / "ssh_config"
+    empty.write_text("")
+    r = run(capsys, "diagnose", "run vanished", "--host", spec, "--ssh-config", str(empty))
+    assert r.code == 2, r.err
+    assert len(r.err.strip().splitlines()) == 1 and spec in r.err and "refused" not in r.err

@@ -103,3 +103,118 @@ def test_a_name_users_write_belongs_to_one_platform(tmp_path):
     (root / "profiles" / "twin.md").write_text(text.replace("platform: sample", "platform: twin")
                                                .replace("called: [box]", "called: [Box]"))
     assert any(f.code == "FM002" and "lower-case" in f.message for f in lint(load_kb(root)))
+
+
+# ---------------------------------------------------------------- PRB003: the read-only guard
+
+DANGEROUS = [
+    "git -C /x push", 'bash -c "rm -rf /"', "sh -c 'cat /etc/hosts > /etc/motd'", "eval rm x",
+    'eval "rm -rf /tmp/x"', "perl -i -pe s/a/b/ f", "curl -XPOST http://h", "curl -o /tmp/x http://h",
+    "sed -i s/a/b/ f", "sed 's/a/b/w /tmp/out' f", "sed -n '1e reboot' f", "sed 'b x;w /tmp/f' f",
+    "sed -f /tmp/script f", "find / -delete", "find / -exec rm {} +", "awk 'BEGIN {system(\"reboot\")}'",
+    "awk '{print > \"/tmp/x\"}' f", "awk '{print | \"sh\"}' f", "awk -f /tmp/prog f", "fuser -k /dev/nvidia0",
+    "fuser -vk /dev/nvidia0", "nvidia-smi -r", "nvidia-smi --gpu-reset", "nvidia-smi -pm 1",
+    "nvidia-smi -f /tmp/log -q", "cat /proc/uptime > /tmp/x", "echo x >> ~/.bashrc", "timeout 5 rm -rf /",
+    "ls | xargs rm", "$cmd /tmp", "python3 -c \"import os; os.system('reboot')\"", "python3 train.py",
+    "python3 -c \"import ctypes; ctypes.CDLL('libc.so.6').unlink(b'/x')\"",
+    "python3 -c \"print(().__class__.__base__.__subclasses__())\"", "date -s 2020-01-01", "date 0101000020",
+    "hostname evil", "systemctl restart sshd", "kubectl delete pod x", "scontrol update NodeName=n1 State=DOWN",
+    "ip link set eth0 down", "ip route add default via 1.2.3.4", "dmesg -C", "dmesg --clear",
+    "journalctl --vacuum-size=1M", "LD_PRELOAD=/tmp/x.so cat /proc/uptime", "PATH=/tmp:$PATH; cat x",
+    "/tmp/cat /proc/uptime", "echo $(rm -rf /)", "echo `reboot`", "x='$(reboot)'; echo ${x@P}",
+    "ping -f h", "ping -c 5 -qf h", "ping h", "tee /tmp/x", "bash script.sh", "sort -o /tmp/x f", "env rm x", "command rm x",
+    "kill 1", "f() { cat x; }; f", "cat x &> /tmp/y", "bash -c \"bash -c 'reboot'\"", "uniq in out",
+    "docker rm x", "scancel 12", "wget http://h", "cat <(rm x)", "echo 'unterminated",
+]
+
+READ_ONLY = [
+    "ls -la /x", "readlink -f /proc/1/exe", "grep -a x f", "tr a b < f", "head -n 1 f", "tail -n 5 f",
+    "wc -l f", "sort -n f", "date +%s", "date -u +%FT%T", "printf '%s\\n' x", "echo hi", "cut -d: -f1 f",
+    "stat -c %Y f", "pgrep -f train", "getent hosts x", 'ip route get "$h"', "ping -c 1 -W 2 h",
+    "sacct -X -n", "squeue -u $USER", "scontrol show job 1", "kubectl get pods -o json",
+    "systemctl is-active nvidia-fabricmanager", "timeout 5 nvidia-smi -q", "timeout -s KILL 5 cat /x",
+    "nproc --all", "id -u", "hostname", "hostname -f", "cat /proc/loadavg", "test -r f", "[ -r f ] && cat f",
+    "for f in a b; do cat $f; done", "if [ -n \"$x\" ]; then echo y; else echo n; fi", "x=$(cat /proc/uptime)",
+    "bash -c 'cat /proc/uptime'", "eval cat /proc/uptime", "cat x 2>&1 >/dev/null", "cat x >&2",
+    "cat x &>/dev/null", "sed -n '1,5p' f", "sed -E 's#a#b#g;/x/d' f", "awk '$1 > 3 {print $2}' f",
+    "find /x -maxdepth 2 -name '*.py' -printf '%T@ %p\\n'", "fuser -v /dev/nvidia0", "command -v ping",
+    "env", "dmesg -T", "journalctl -k --no-pager -n 50", "nvidia-smi --query-gpu=index --format=csv",
+    "OMP_NUM_THREADS= nproc", "cat <<EOF\nhi\nEOF", "ls /x | wc -l", "sleep 1",
+]
+
+
+@pytest.mark.parametrize("command", DANGEROUS)
+def test_the_read_only_guard_refuses(command):
+    from rgt.kb import readonly
+    assert readonly.problems(command), f"{command!r} passed the read-only guard"
+
+
+@pytest.mark.parametrize("command", READ_ONLY)
+def test_the_read_only_guard_accepts_reading_commands(command):
+    from rgt.kb import readonly
+    assert readonly.problems(command) == []
+
+
+def test_every_bundled_probe_passes_the_read_only_guard():
+    from rgt.kb import readonly
+    from rgt.kb.paths import bundled_kb
+    probes = load_kb(bundled_kb()).probes
+    assert probes
+    for p in probes.values():
+        assert readonly.problems(p.command) == [], p.id
+
+
+def test_the_prb003_sample_names_each_escape(tmp_path):
+    findings = lint(load_kb(kb_with(tmp_path, *sample_for("PRB003"))))
+    text = "\n".join(f.message for f in findings)
+    assert "redirects output into `/tmp/load.txt`" in text
+    assert "runs `git`, which is not on the read-only allow-list" in text
+    assert "runs `rm`" in text and len(findings) == 3, text
+
+
+# ---------------------------------------------------------------- a knowledge base as a user may leave it
+
+def _with_c1_in_rgt_block(tmp_path: Path) -> tuple[Path, int]:
+    root = tmp_path / "kb"
+    shutil.copytree(CLEAN, root)
+    path = root / "profiles" / "sample.md"
+    lines = path.read_text().splitlines(keepends=True)
+    at = next(i for i, line in enumerate(lines) if line.startswith("```rgt")) + 1
+    lines.insert(at, 'aka: ["bad \u0097 char"]\n')
+    path.write_text("".join(lines))
+    return root, at + 1
+
+
+@pytest.mark.parametrize("command", [["lint"], ["search", "reboot"], ["diagnose", "run vanished"]])
+def test_a_c1_control_character_in_an_rgt_block_is_named_by_file_and_line(capsys, tmp_path, command):
+    root, line = _with_c1_in_rgt_block(tmp_path)
+    r = run(capsys, *command, "--kb", str(root))
+    assert r.code in (1, 2), r.err
+    where = f"profiles/sample.md:{line}: GOT004"
+    said = r.out if command == ["lint"] else r.err
+    assert where in said and "U+0097" in said and "internal error" not in r.err, (r.out, r.err)
+    if command != ["lint"]:
+        assert len(r.err.strip().splitlines()) == 1, r.err
+
+
+@pytest.mark.parametrize("make, says", [
+    (lambda p: (p / "x.md").mkdir(), "x.md is a directory"),
+    (lambda p: (p / "loop.md").symlink_to("loop.md"), "loop.md: Too many levels of symbolic links"),
+    (lambda p: (p / "gone.md").symlink_to("nowhere.md"), "gone.md: No such file or directory"),
+])
+@pytest.mark.parametrize("command", [["lint"], ["search", "reboot"]])
+def test_a_md_name_that_is_not_a_file_is_one_clear_line(capsys, tmp_path, make, says, command):
+    root = tmp_path / "kb"
+    shutil.copytree(CLEAN, root)
+    make(root / "profiles")
+    r = run(capsys, *command, "--kb", str(root))
+    assert r.code == 2 and "internal error" not in r.err, r.err
+    assert len(r.err.strip().splitlines()) == 1 and says in r.err, r.err
+
+
+def test_a_kb_that_is_a_symlink_loop_is_one_clear_line(capsys, tmp_path):
+    loop = tmp_path / "kb"
+    loop.symlink_to("kb")
+    r = run(capsys, "search", "reboot", "--kb", str(loop))
+    assert r.code == 2 and len(r.err.strip().splitlines()) == 1, r.err
+    assert "symlink that loops" in r.err, r.err

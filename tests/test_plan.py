@@ -60,3 +60,23 @@ def test_a_host_set_rental_end_is_asked_for_then_checked(capsys):
     assert r.code == 0 and not r.json()["ends_run"]
     r = run(capsys, "plan", "--platform", "lambda", "--hours", "200", "--rental-left-h", "120", "--json")
     assert all(c["clock"] != "rental_end" for c in r.json()["clocks"]), "Lambda rentals have no host-set end"
+
+
+def test_a_durable_dir_taken_from_the_environment_is_shown_readably(capsys):
+    """Lambda's DURABLE_DIR is `/home/ubuntu/${LAMBDA_FS:?…}/rgt`: the plan names the variable
+    the user must export instead of printing shell syntax."""
+    r = run(capsys, "plan", "-p", "lambda", "--hours", "10")
+    assert "${" not in r.out and ":?" not in r.out, r.out
+    assert "/home/ubuntu/<LAMBDA_FS>/rgt" in r.out
+    assert "LAMBDA_FS comes from the environment variable of that name, which must be set" in r.out
+    data = run(capsys, "plan", "-p", "lambda", "--hours", "10", "--json").json()
+    assert data["stop"]["durable_dir"] == "/home/ubuntu/<LAMBDA_FS>/rgt"
+    assert data["stop"]["durable_dir_env"] == [{"name": "LAMBDA_FS", "required": True, "default": None}]
+
+
+def test_shell_values_read_as_placeholders():
+    from rgt.plan import readable_shell_value
+    assert readable_shell_value("/data/${FS:-scratch}/x") == (
+        "/data/<FS>/x", [{"name": "FS", "required": False, "default": "scratch"}])
+    assert readable_shell_value("$HOME/ckpt") == ("<HOME>/ckpt", [{"name": "HOME", "required": False, "default": None}])
+    assert readable_shell_value("/plain/path") == ("/plain/path", [])

@@ -9,6 +9,8 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 
 import sshd
 from helpers import run
@@ -52,6 +54,9 @@ def test_unknown_host_key_is_refused_unless_accepted(capsys, sshd_server, tmp_pa
     r = run(capsys, *QUERY, "--host", "rgt-box", "--ssh-config", str(cfg))
     one_line_exit_3(r, "unknown host key; refusing to connect")
     assert "--accept-new-host-key" in r.err
+    fingerprint = subprocess.run(["ssh-keygen", "-l", "-f", str(sshd_server.dir / "host_key.pub")],
+                                 capture_output=True, text=True).stdout.split()[1]
+    assert fingerprint in r.err, "the fingerprint to verify is shown, as ssh shows it"
     r = run(capsys, *QUERY, "--host", "rgt-box", "--ssh-config", str(cfg), "--accept-new-host-key")
     assert r.code == 0, r.err
     assert f"[127.0.0.1]:{sshd_server.port}" in empty.read_text(), "an accepted key is remembered"
@@ -163,6 +168,134 @@ def test_proxyjump_from_ssh_config_is_honoured(capsys, sshd_server, tmp_path):
 
 def test_proxycommand_from_ssh_config_is_honoured(capsys, sshd_server, tmp_path):
     cfg = _with_hop(sshd_server, tmp_path, "ProxyCommand ssh -F {cfg} -W %h:%p rgt-box")
+    cfg.write_text(cfg.read_text().replace("{cfg}", str(cfg)))
+    r = run(capsys, *QUERY, "--host", "rgt-hop", "--ssh-config", str(cfg), "--json")
+    assert r.code == 0, r.err
+    assert r.json()["hosts"][0]["probes"] > 0
+
+
+class _NotSSH:
+    """A TCP port that answers like a web server (or hangs up at once), not like sshd."""
+
+    def __init__(self, reply: bytes):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(4)
+        self.port = self.sock.getsockname()[1]
+        self.reply = reply
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with conn:
+                if self.reply:
+                    conn.sendall(self.reply)
+                time.sleep(0.2)
+
+    def close(self):
+        self.sock.close()
+
+
+def rgt_process(*args: str) -> subprocess.CompletedProcess:
+    """The rgt CLI as a real process: paramiko's logging would reach a user's terminal this way."""
+    import os
+    import sys
+    return subprocess.run([sys.executable, "-m", "rgt", *args], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "PYTHONWARNINGS": "ignore"})
+
+
+@pytest.mark.parametrize("reply", [b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n", b""],
+                         ids=["web-server", "hangs-up"])
+def test_a_port_that_is_not_ssh_is_one_line_and_exit_3(sshd_server, tmp_path, reply):
+    other = _NotSSH(reply)
+    try:
+        cfg = config_with(sshd_server, tmp_path, **{f"Port {sshd_server.port}": f"Port {other.port}"})
+        p = rgt_process(*QUERY, "--host", "rgt-box", "--ssh-config", str(cfg), "--connect-timeout", "5")
+    finally:
+        other.close()
+    assert p.returncode == 3, p.stderr
+    assert p.stdout == "" and "Traceback" not in p.stderr
+    assert len(p.stderr.strip().splitlines()) == 1, p.stderr
+    assert f"127.0.0.1:{other.port}" in p.stderr and "not an SSH server" in p.stderr, p.stderr
+
+
+def test_a_named_ssh_config_that_does_not_exist_is_a_usage_error(capsys, tmp_path):
+    missing = tmp_path / "nonexistent"
+    r = run(capsys, *QUERY, "--host", "rgt-box", "--ssh-config", str(missing))
+    assert r.code == 2 and r.out == "", r.err
+    assert len(r.err.strip().splitlines()) == 1 and str(missing) in r.err
+
+
+def test_a_binary_ssh_config_is_a_usage_error(capsys, tmp_path):
+    blob = tmp_path / "blob"
+    blob.write_bytes(bytes(range(256)))
+    r = run(capsys, *QUERY, "--host", "rgt-box", "--ssh-config", str(blob))
+    assert r.code == 2 and len(r.err.strip().splitlines()) == 1 and str(blob) in r.err, r.err
+
+
+def test_an_empty_hosts_file_is_a_usage_error(capsys, tmp_path):
+    empty = tmp_path / "nodes.txt"
+    empty.write_text("# nothing here yet\n\n")
+    r = run(capsys, *QUERY, "--hosts-file", str(empty))
+    assert r.code == 2 and r.out == "", r.err
+    assert len(r.err.strip().splitlines()) == 1 and str(empty) in r.err and "no host" in r.err
+
+
+def _two_hop_config(server, tmp_path: Path, second_port: int) -> Path:
+    """rgt-j1 and rgt-j2 are jump hosts (both the test sshd); rgt-far is reached through both."""
+    text = server.config.read_text()
+    body = text.split("\n", 1)[1]
+    cfg = tmp_path / "ssh_config_two_hops"
+    cfg.write_text(f"Host rgt-j1\n{body}\nHost rgt-j2\n" + body.replace(f"Port {server.port}", f"Port {second_port}")
+                   + f"\nHost rgt-far\n  ProxyJump rgt-j1,rgt-j2\n{body}")
+    return cfg
+
+
+def test_proxyjump_with_two_hops_goes_through_both(capsys, sshd_server, tmp_path):
+    cfg = _two_hop_config(sshd_server, tmp_path, sshd_server.port)
+    before = set(sshd_server.session_pids())
+    peak: set[int] = set()
+    done = threading.Event()
+
+    def watch():
+        while not done.is_set():
+            peak.update(set(sshd_server.session_pids()) - before)
+            time.sleep(0.02)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        r = run(capsys, *QUERY, "--host", "rgt-far", "--ssh-config", str(cfg), "--json")
+    finally:
+        done.set()
+        watcher.join()
+    assert r.code == 0, r.err
+    assert r.json()["hosts"][0]["probes"] > 0
+    assert len(peak) >= 3, f"expected connections to rgt-j1, rgt-j2 and rgt-far, saw {len(peak)}"
+    assert not sessions_left_behind(sshd_server, before), "a hop's session stayed open"
+
+
+def test_proxyjump_does_not_drop_the_second_hop(capsys, sshd_server, tmp_path):
+    """The second hop points at a closed port: going through it must fail, not be skipped."""
+    closed = sshd.free_port()
+    cfg = _two_hop_config(sshd_server, tmp_path, closed)
+    r = run(capsys, *QUERY, "--host", "rgt-far", "--ssh-config", str(cfg))
+    one_line_exit_3(r, f"127.0.0.1:{closed}")
+    assert "could not open a connection onward" in r.err
+
+
+def test_proxycommand_tokens_are_expanded_once(capsys, sshd_server, tmp_path, monkeypatch):
+    """paramiko's lookup expands ~ and %h/%p; a second pass would turn the `%p` in this home
+    directory's name into the port and run a program that does not exist."""
+    home = tmp_path / "home%p"
+    home.mkdir()
+    (home / "hop").symlink_to(shutil.which("ssh"))
+    monkeypatch.setenv("HOME", str(home))
+    cfg = _with_hop(sshd_server, tmp_path, "ProxyCommand ~/hop -F {cfg} -W %h:%p rgt-box")
     cfg.write_text(cfg.read_text().replace("{cfg}", str(cfg)))
     r = run(capsys, *QUERY, "--host", "rgt-hop", "--ssh-config", str(cfg), "--json")
     assert r.code == 0, r.err

@@ -17,7 +17,9 @@ JSON_VERSION = 1
 def open_index(kb: str | Path | None = None) -> Index:
     root = Path(kb) if kb else bundled_kb()
     if not root.is_dir():
-        raise UsageError(f"knowledge base directory {root} does not exist", hint="pass --kb DIR with profiles/ and references/")
+        why = ("is a symlink that loops or dangles" if root.is_symlink() else
+               "is not a directory" if root.exists() else "does not exist")
+        raise UsageError(f"knowledge base directory {root} {why}", hint="pass --kb DIR with profiles/ and references/")
     if not (root / "profiles").is_dir():
         raise UsageError(f"{root} has no profiles/ directory", hint="pass --kb DIR pointing at a knowledge-base root")
     return Index.open(root)

@@ -3,6 +3,7 @@ and how often to checkpoint (Young/Daly, references/spot-resilience.md)."""
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 from . import rules
@@ -84,6 +85,24 @@ def clocks(facts: dict, job: JobPlan) -> list[dict]:
     return out
 
 
+_PARAM = re.compile(r"\$\{(?P<name>[A-Za-z_]\w*)(?:(?P<op>:?[-?=+])(?P<word>[^}]*))?\}|\$(?P<bare>[A-Za-z_]\w*)")
+
+
+def readable_shell_value(value: str) -> tuple[str, list[dict]]:
+    """A section-8 value such as `/home/ubuntu/${LAMBDA_FS:?export LAMBDA_FS=…}/rgt` is shell, read
+    on the box; for a person it reads `/home/ubuntu/<LAMBDA_FS>/rgt`, with each variable named,
+    whether it must be set (`:?`) and its default (`:-`)."""
+    env: list[dict] = []
+
+    def placeholder(m: re.Match) -> str:
+        name = m.group("name") or m.group("bare")
+        op = (m.group("op") or "").lstrip(":")
+        env.append({"name": name, "required": op == "?", "default": m.group("word") if op in ("-", "=") else None})
+        return f"<{name}>"
+
+    return _PARAM.sub(placeholder, value), env
+
+
 def preflight(index: Index, profile: Profile, variant: str | None, job: JobPlan) -> dict:
     facts = profile.facts_for(variant)
     cost = job.checkpoint_cost_s or DEFAULT_CHECKPOINT_COST_S
@@ -99,17 +118,21 @@ def preflight(index: Index, profile: Profile, variant: str | None, job: JobPlan)
                    and c["hours"]] + [mtbf_h])
     interval = min(young_daly_seconds(mtbf_h * 3600, cost), bound_h * 3600)
     overrides = profile.overrides.get(variant or profile.variant_names()[0], {})
-    durable = overrides["DURABLE_DIR"].value if "DURABLE_DIR" in overrides else ""
+    durable, durable_env = readable_shell_value(overrides["DURABLE_DIR"].value if "DURABLE_DIR" in overrides else "")
+    from_env = "; ".join(f"{v['name']} comes from the environment variable of that name"
+                         + (", which must be set" if v["required"] else f", default {v['default']}" if v["default"] else "")
+                         for v in durable_env)
     irreversible = bool(facts.get("meter_stop_irreversible"))
     stop = {
         "verb": facts.get("meter_stop_verb"), "irreversible": irreversible,
         "reversible_stop_exists": facts.get("stop_verb_exists"),
-        "durable_dir": durable,
+        "durable_dir": durable, "durable_dir_env": durable_env,
         "destroys_only_copy": irreversible and not durable,
         "says": (f"`{facts.get('meter_stop_verb')}` deletes the box's disks and nothing on the box survives it: "
                  "copy checkpoints off and verify them (scripts/verify_local.py) before you run it"
                  if irreversible and not durable else
                  f"`{facts.get('meter_stop_verb')}` deletes the disks; only {durable} survives"
+                 + (f" ({from_env})" if from_env else "")
                  if irreversible else f"`{facts.get('meter_stop_verb')}` keeps the disks"),
     }
     price, currency = facts.get("stopped_storage_per_gb_month"), facts.get("currency")

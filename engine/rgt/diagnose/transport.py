@@ -9,14 +9,16 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 import os
+import re
 import socket
 import subprocess
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from ..errors import RemoteError, UsageError
+from ..errors import RemoteError, RgtError, UsageError
 
 CAPTURE_VERSION = 1
 
@@ -98,36 +100,64 @@ class SSHTarget:
     known_hosts: list[str]
 
 
-def resolve_target(spec: str, config_path: str | None = None) -> SSHTarget:
-    """`alias` from ssh_config, or `user@host[:port]`; the config's values fill what is not given."""
-    import paramiko
-
+def split_spec(spec: str) -> tuple[str, str, int | None]:
+    """`user@host:port`, `host`, `[::1]:22`, `user@[fe80::1]` -> (user or "", host, port or None)."""
+    bad = UsageError(f"bad host `{spec}`", hint="use an ssh_config alias, user@host[:port] or [IPv6]:port")
     user, _, hostport = spec.rpartition("@")
-    host, port = hostport, None
-    if hostport.count(":") == 1:
-        host, _, p = hostport.partition(":")
-        if not p.isdigit():
-            raise UsageError(f"bad host `{spec}`", hint="use an ssh_config alias or user@host[:port]")
-        port = int(p)
-    if not host:
-        raise UsageError(f"bad host `{spec}`", hint="use an ssh_config alias or user@host[:port]")
-    config = paramiko.SSHConfig()
-    path = Path(config_path or os.environ.get("RGT_SSH_CONFIG") or Path.home() / ".ssh" / "config").expanduser()
-    if path.exists():
-        with path.open() as fh:
-            config.parse(fh)
-    found = config.lookup(host)
+    if hostport.count(":") > 1 and "[" not in hostport:  # a bare IPv6 address: no port can follow
+        return user, hostport, None
+    m = re.fullmatch(r"\[([^\[\]]+)\](?::(.*))?|([^:\[\]]+)(?::(.*))?", hostport)
+    if not m:
+        raise bad
+    host, port = (m.group(1), m.group(2)) if m.group(1) else (m.group(3), m.group(4))
+    if port is None:
+        return user, host, None
+    if not port.isdigit():
+        raise bad
+    if not 1 <= int(port) <= 65535:
+        raise UsageError(f"bad host `{spec}`: port {port} is outside 1-65535", hint="check the port number")
+    return user, host, int(port)
+
+
+def resolve_target(spec: str, config_path: str | None = None) -> SSHTarget:
+    """`alias` from ssh_config, or `user@host[:port]`; the config's values fill what is not given.
+    paramiko's lookup already expands `~` and the %h/%p/%r tokens in IdentityFile, ProxyCommand
+    and ProxyJump, so the values are used as it returns them."""
+    user, host, port = split_spec(spec)
+    found = _ssh_config(config_path).lookup(host)
     known = [os.path.expanduser(p) for p in str(found.get("userknownhostsfile", "~/.ssh/known_hosts")).split()]
     return SSHTarget(
         alias=spec,
         hostname=found.get("hostname", host),
         port=port or int(found.get("port", 22)),
         user=user or found.get("user") or os.environ.get("USER") or "root",
-        identity_files=[os.path.expanduser(p) for p in found.get("identityfile", [])],
+        identity_files=list(found.get("identityfile", [])),
         proxy_command=found.get("proxycommand"),
         proxy_jump=found.get("proxyjump"),
         known_hosts=known,
     )
+
+
+def _ssh_config(config_path: str | None):
+    """The ssh_config in force. A file the user named must exist: silently using no config would
+    connect somewhere else than they meant. The default ~/.ssh/config may be missing."""
+    import paramiko
+
+    named = config_path or os.environ.get("RGT_SSH_CONFIG")
+    path = Path(named or Path.home() / ".ssh" / "config").expanduser()
+    config = paramiko.SSHConfig()
+    if not named and not path.exists():
+        return config
+    try:
+        config.parse(io.StringIO(path.read_text(encoding="utf-8")))
+    except OSError as e:
+        raise UsageError(f"cannot read the ssh config {path}: {e.strerror}",
+                         hint="pass an existing file to --ssh-config (or RGT_SSH_CONFIG)") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"{path} is not a text ssh_config file", hint="pass an ssh_config file to --ssh-config") from None
+    except paramiko.ssh_exception.ConfigParseError as e:
+        raise UsageError(f"{path}: {e}", hint="fix the ssh_config syntax") from None
+    return config
 
 
 def _proxy_command(cmd: str):
@@ -154,6 +184,35 @@ def _proxy_command(cmd: str):
     return ReapingProxyCommand(cmd)
 
 
+def _refuse_unknown_keys(where: str):
+    """A host-key policy that ends the connection with rgt's own one-line error, so an unknown key
+    is recognised by its type rather than by paramiko's wording."""
+    import base64
+    import hashlib
+
+    import paramiko
+
+    class RefuseUnknownHostKey(paramiko.MissingHostKeyPolicy):
+        def missing_host_key(self, client, hostname, key):
+            digest = base64.b64encode(hashlib.sha256(key.asbytes()).digest()).decode().rstrip("=")
+            raise RemoteError("unknown host key; refusing to connect", where=where,
+                              hint=f"verify the fingerprint {key.get_name()} SHA256:{digest} and add it with `ssh` "
+                                   "once, or pass --accept-new-host-key")
+
+    return RefuseUnknownHostKey()
+
+
+def _quiet_paramiko() -> None:
+    """paramiko logs a failed handshake, traceback and all, from its transport thread; with no
+    handler configured Python prints that to stderr. rgt reports the failure itself, in one line.
+    `--debug` configures logging, and the records still reach its handlers."""
+    import logging
+
+    logger = logging.getLogger("paramiko")
+    if not any(isinstance(h, logging.NullHandler) for h in logger.handlers):
+        logger.addHandler(logging.NullHandler())
+
+
 class SSHTransport:
     name = "ssh"
 
@@ -170,72 +229,105 @@ class SSHTransport:
         t = self.target
         return f"{t.user}@{t.hostname}:{t.port}" if t.alias != t.hostname else f"{t.hostname}:{t.port}"
 
-    def _connect(self):
+    def _connect(self, via=None):
+        """Connect through `via` (a channel of the previous jump host) or else as the config says."""
         import paramiko
 
+        _quiet_paramiko()
         t, where = self.target, self._where()
         client = paramiko.SSHClient()
         for path in t.known_hosts:
             if os.path.exists(path):
                 client.load_host_keys(path)
-        if self.accept_new:
-            client.set_missing_host_key_policy(paramiko.AutoAddPolicy())
-        else:
-            client.set_missing_host_key_policy(paramiko.RejectPolicy())
-        sock = self._proxy_sock()
+        client.set_missing_host_key_policy(paramiko.AutoAddPolicy() if self.accept_new else _refuse_unknown_keys(where))
         try:
+            sock = via if via is not None else self._proxy_sock()
             client.connect(t.hostname, port=t.port, username=t.user, key_filename=t.identity_files or None,
                            timeout=self.connect_timeout, banner_timeout=self.connect_timeout,
                            auth_timeout=self.connect_timeout, sock=sock, allow_agent=True, look_for_keys=True)
-        except paramiko.BadHostKeyException:
-            raise RemoteError("the host key differs from the one in known_hosts", where=where,
-                              hint="the box was replaced or someone is in between; verify, then fix known_hosts") from None
-        except paramiko.AuthenticationException:
-            raise RemoteError(f"authentication failed for user {t.user}", where=where,
-                              hint="check IdentityFile in ~/.ssh/config or load the key into ssh-agent") from None
-        except paramiko.SSHException as e:
-            if "not found in known_hosts" in str(e):
-                raise RemoteError("unknown host key; refusing to connect", where=where,
-                                  hint="verify the fingerprint and add it with `ssh` once, or pass --accept-new-host-key") from None
-            raise RemoteError(f"SSH failed: {e}", where=where, hint="check that the address is an SSH server") from None
-        except (socket.timeout, TimeoutError):
-            raise RemoteError(f"timed out after {self.connect_timeout:.0f} s connecting", where=where,
-                              hint="is the box running and the address right? raise --connect-timeout if the route is slow") from None
-        except paramiko.ssh_exception.NoValidConnectionsError as e:
-            import errno
-            if all(getattr(err, "errno", None) == errno.ECONNREFUSED for err in e.errors.values()):
-                raise RemoteError("connection refused", where=where,
-                                  hint="is sshd running and is the port right? (the port often changes after a restart)") from None
-            raise RemoteError(f"cannot connect: {e}", where=where, hint="check the host name and your network") from None
-        except ConnectionRefusedError:
-            raise RemoteError("connection refused", where=where,
-                              hint="is sshd running and is the port right? (the port often changes after a restart)") from None
-        except (socket.gaierror, OSError) as e:
-            raise RemoteError(f"cannot connect: {e.strerror or e}", where=where,
-                              hint="check the host name and your network") from None
+        except BaseException as e:
+            client.close()
+            if isinstance(e, Exception) and not isinstance(e, RemoteError):
+                raise self._connect_error(e, where) from None
+            raise
         if self.accept_new and t.known_hosts:
             os.makedirs(os.path.dirname(t.known_hosts[0]) or ".", exist_ok=True)
             client.save_host_keys(t.known_hosts[0])
         self._clients.append(client)
         return client
 
+    def _connect_error(self, e: Exception, where: str) -> RgtError:
+        """One line for each way a connection fails; a paramiko wording is never matched."""
+        import errno
+
+        import paramiko
+
+        t = self.target
+        not_ssh = "check that the address and port are those of an SSH server"
+        if isinstance(e, paramiko.BadHostKeyException):
+            return RemoteError("the host key differs from the one in known_hosts", where=where,
+                               hint="the box was replaced or someone is in between; verify, then fix known_hosts")
+        if isinstance(e, paramiko.AuthenticationException):
+            return RemoteError(f"authentication failed for user {t.user}", where=where,
+                               hint="check IdentityFile in ~/.ssh/config or load the key into ssh-agent")
+        if isinstance(e, paramiko.ssh_exception.NoValidConnectionsError):
+            if all(getattr(err, "errno", None) == errno.ECONNREFUSED for err in e.errors.values()):
+                return RemoteError("connection refused", where=where,
+                                   hint="is sshd running and is the port right? (the port often changes after a restart)")
+            return RemoteError(f"cannot connect: {e}", where=where, hint="check the host name and your network")
+        if isinstance(e, paramiko.SSHException) or isinstance(e, EOFError):
+            cause = e.__context__
+            if isinstance(cause, (socket.timeout, TimeoutError)):
+                return RemoteError(f"timed out after {self.connect_timeout:.0f} s waiting for the SSH banner",
+                                   where=where, hint=not_ssh + ", or raise --connect-timeout")
+            if "banner" in str(e).lower() or "protocol version" in str(e).lower() or isinstance(e, EOFError):
+                return RemoteError("not an SSH server: it did not answer with an SSH banner", where=where, hint=not_ssh)
+            return RemoteError(f"SSH failed: {e}", where=where, hint=not_ssh)
+        if isinstance(e, (socket.timeout, TimeoutError)):
+            return RemoteError(f"timed out after {self.connect_timeout:.0f} s connecting", where=where,
+                               hint="is the box running and the address right? raise --connect-timeout if the route is slow")
+        if isinstance(e, ConnectionRefusedError):
+            return RemoteError("connection refused", where=where,
+                               hint="is sshd running and is the port right? (the port often changes after a restart)")
+        if isinstance(e, OSError):
+            return RemoteError(f"cannot connect: {e.strerror or e}", where=where, hint="check the host name and your network")
+        raise e
+
     def _proxy_sock(self):
         t = self.target
         if t.proxy_command and t.proxy_command.lower() != "none":
-            cmd = t.proxy_command.replace("%h", t.hostname).replace("%p", str(t.port)).replace("%r", t.user)
-            return _proxy_command(cmd)
+            return _proxy_command(t.proxy_command)
         if t.proxy_jump and t.proxy_jump.lower() != "none":
-            jump = SSHTransport(t.proxy_jump.split(",")[0], accept_new_host_key=self.accept_new,
-                                connect_timeout=self.connect_timeout, config_path=self.config_path)
-            jclient = jump._connect()
-            self._clients.extend(jump._clients)
-            return jclient.get_transport().open_channel("direct-tcpip", (t.hostname, t.port), ("127.0.0.1", 0))
+            return self._through_jumps([h.strip() for h in t.proxy_jump.split(",") if h.strip()])
         return None
 
+    def _through_jumps(self, hops: list[str]):
+        """`ProxyJump a,b`: reach a as its own config says, b through a channel of a, and the target
+        through a channel of b. Each hop's client is kept open until the run ends."""
+        import paramiko
+
+        jumps = [SSHTransport(h, accept_new_host_key=self.accept_new, connect_timeout=self.connect_timeout,
+                              config_path=self.config_path) for h in hops]
+        onward = [j.target for j in jumps[1:]] + [self.target]
+        sock = None
+        for jump, dest in zip(jumps, onward):
+            try:
+                client = jump._connect(via=sock)
+            finally:
+                self._clients.extend(jump._clients)
+                jump._clients.clear()
+            try:
+                sock = client.get_transport().open_channel("direct-tcpip", (dest.hostname, dest.port), ("127.0.0.1", 0))
+            except paramiko.ChannelException as e:
+                raise RemoteError(f"the jump host could not open a connection onward to {dest.hostname}:{dest.port} "
+                                  f"({e.text})", where=jump._where(),
+                                  hint="check ProxyJump and that each hop can reach the next") from None
+        return sock
+
     def run(self, script: str, timeout: float) -> CommandResult:
-        client = self._connect()
         where = self._where()
         try:
+            client = self._connect()
             stdin, stdout, stderr = client.exec_command("bash -s", timeout=timeout)
             stdin.write(script)
             stdin.channel.shutdown_write()
@@ -250,8 +342,6 @@ class SSHTransport:
             raise RemoteError(f"probes did not answer within {timeout:.0f} s", where=where,
                               hint="a tool on the box is hung (often nvidia-smi on a dead GPU)") from None
         except (EOFError, ConnectionResetError, OSError) as e:
-            if isinstance(e, RemoteError):
-                raise
             raise RemoteError(f"the connection dropped while the probes ran ({type(e).__name__})", where=where,
                               hint="the box may have rebooted or the network blipped; run diagnose again") from None
         finally:

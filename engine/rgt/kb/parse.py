@@ -11,6 +11,7 @@ import frontmatter
 from markdown_it import MarkdownIt
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError
+from ruamel.yaml.reader import ReaderError
 
 from . import schema
 from .model import Finding, Gotcha, KnowledgeBase, Override, Page, Probe, Profile
@@ -317,6 +318,11 @@ def _load_yaml(doc: _Doc, fence: dict, owner: str) -> dict | None:
     except MarkedYAMLError as e:
         line = fence["line"] + 1 + (e.problem_mark.line if e.problem_mark else 0)
         doc.find(line, "GOT004", f"{owner}: rgt block is not valid YAML: {e.problem}")
+        return None
+    except ReaderError as e:  # a character YAML forbids (C0/C1 controls): it carries an offset, not a mark
+        line = fence["line"] + 1 + fence["text"].count("\n", 0, e.position)
+        doc.find(line, "GOT004", f"{owner}: rgt block holds a character YAML does not allow "
+                                 f"(U+{e.character:04X}); delete it or write it as an escape")
         return None
     if not isinstance(data, dict):
         doc.find(fence["line"], "GOT004", f"{owner}: rgt block must be a YAML mapping")

@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 import platformdirs
 
-from ..errors import UsageError
+from ..errors import KnowledgeError, UsageError
 
 KB_DIRS = ("profiles", "references", "templates", "scripts")
 
@@ -36,4 +37,19 @@ def cache_error(path: Path, e: OSError) -> UsageError:
 def source_files(root: Path) -> list[Path]:
     """The markdown the graph is built from, in a stable order."""
     files = sorted((root / "profiles").glob("*.md")) + sorted((root / "references").glob("*.md"))
-    return [f for f in files if not f.name.startswith("_")]
+    files = [f for f in files if not f.name.startswith("_")]
+    for f in files:
+        _require_markdown_file(f)
+    return files
+
+
+def _require_markdown_file(path: Path) -> None:
+    """A `.md` name that is not a readable file (a directory, a symlink that loops or dangles)
+    would otherwise surface as an OSError deep in parsing or indexing."""
+    try:
+        is_dir = stat.S_ISDIR(path.stat().st_mode)
+    except OSError as e:  # ELOOP for a symlink loop, ENOENT for one that dangles
+        raise KnowledgeError(f"{path}: {e.strerror}", hint="fix or remove the symlink") from None
+    if is_dir:
+        raise KnowledgeError(f"{path} is a directory, not a markdown file",
+                             hint="rename or remove it: every *.md under profiles/ and references/ is read as knowledge")
