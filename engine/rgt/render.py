@@ -24,15 +24,15 @@ from .kb.paths import bundled_kb
 # templates, the docs and the tests.
 EXIT: dict[str, tuple[int, str]] = {
     "ok": (0, "the run finished and its durable copy is verified"),
-    "usage": (2, "unknown cell, empty DATA_DIR, or a directory that cannot be made"),
+    "usage": (2, "unknown cell, empty DATA_DIR, a directory that cannot be made, or no flock/setsid (util-linux)"),
     "disk_floor": (3, "DISK_GATE_ABORT: fewer free GB than disk_floor_gb, run not started (U6)"),
     "inode_floor": (4, "INODE_GATE_ABORT: fewer free inodes than inode_floor, run not started (U7)"),
     "secret_missing": (5, "a secret the spec names is in neither the environment nor CRED_FILE"),
     "command_failed": (6, "the command exited non-zero; its checkpoints stay for the resume"),
     "durable_failed": (7, "durable copy not verified; the local checkpoint is kept (U33)"),
     "copyout_required": (8, "COPY-OUT REQUIRED: the only copy is on a box the meter stop deletes"),
-    "busy": (9, "another run_one.sh holds this cell"),
-    "stopped": (10, "a stop was requested (STOP file, Slurm USR1, SIGTERM); the next start resumes"),
+    "busy": (9, "another run_one.sh, or the command a killed one left running, holds this cell"),
+    "stopped": (10, "stopped on request (STOP file, Slurm USR1, TERM/INT/HUP); a rerun resumes, once a STOP you wrote is removed"),
 }
 EXIT_CODES: dict[str, int] = {name: code for name, (code, _) in EXIT.items()}
 
