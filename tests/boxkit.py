@@ -133,16 +133,45 @@ def run(script: Path, *args: str, root: Path, timeout: float = 30, input: str | 
 
 def start(script: Path, *args: str, root: Path, **extra: str) -> subprocess.Popen:
     """Start a script in its own process group, so a test can kill -9 the whole tree."""
-    return subprocess.Popen(["bash", str(script), *args], cwd=root, env=env(root, **extra), text=True,
+    proc = subprocess.Popen(["bash", str(script), *args], cwd=root, env=env(root, **extra), text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    proc.rgt_root = root
+    return proc
 
 
 def kill_tree(proc: subprocess.Popen) -> None:
+    """SIGKILL to the script's process group and to every process of its box: the command runs in
+    a session of its own (setsid), so killing the group alone would leave it running."""
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
+    kill_box(proc.rgt_root)
     proc.communicate(timeout=10)  # reaps it and closes the pipe
+
+
+def kill_box(root: Path) -> None:
+    """A container restart: every process started with this box's environment dies, each with its
+    whole process group at once, so a child forked meanwhile dies too; repeated until none is left."""
+    home = f"HOME={root / 'home'}".encode()
+    for _ in range(50):
+        found = False
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit() or int(entry.name) == os.getpid():
+                continue
+            try:
+                if home not in (entry / "environ").read_bytes().split(b"\0"):
+                    continue
+                pid = int(entry.name)
+                found = True
+                if os.getpgid(pid) != os.getpgrp():  # never this test run's own group
+                    os.killpg(os.getpgid(pid), signal.SIGKILL)
+                os.kill(pid, signal.SIGKILL)
+            except (OSError, ProcessLookupError):
+                pass
+        if not found:
+            return
+        time.sleep(0.02)
 
 
 def signal_when(proc: subprocess.Popen, ready, sig: int, what: str) -> str:

@@ -10,6 +10,7 @@ need=()
 command -v ssh >/dev/null 2>&1 || need+=(openssh-client)
 command -v shellcheck >/dev/null 2>&1 || need+=(shellcheck)
 command -v rclone >/dev/null 2>&1 || need+=(rclone)
+command -v flock >/dev/null 2>&1 && command -v setsid >/dev/null 2>&1 || need+=(util-linux)  # the box scripts lock with flock
 if [ "${#need[@]}" -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo=sudo

@@ -32,6 +32,18 @@ def ckpts(root: Path, cell: str) -> list[str]:
     return sorted(p.name for p in d.glob("step_*.pt"))
 
 
+BOX_TOOLS = ("bash", "cat", "cut", "date", "df", "dirname", "find", "head", "kill", "ls", "mkdir", "mv", "rm", "sha256sum",
+             "sleep", "sort", "stat", "sync", "uname", "du", "cp", "touch", "printf", "tr", "flock", "setsid")
+
+
+def box_path(bindir: Path, leave_out: tuple[str, ...] = ()) -> str:
+    """A PATH holding only what a box is promised: bash, coreutils, util-linux."""
+    for tool in BOX_TOOLS:
+        if tool not in leave_out and shutil.which(tool):
+            os.symlink(shutil.which(tool), bindir / tool)
+    return str(bindir)
+
+
 def verify(*dirs: Path) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, str(VERIFY), *map(str, dirs)], capture_output=True, text=True)
 
@@ -77,7 +89,7 @@ def test_kill_9_mid_cell_then_rerun_skips_done_cells_and_resumes_from_last_compl
     (ckdir / f"step_{last + 50}.pt").write_text(f"{last + 50}\n")  # renamed, sidecar never written
     (ckdir / f"step_{last + 60}.pt").write_text(f"{last + 60}\n")  # sidecar that does not match
     (ckdir / f"step_{last + 60}.pt.sha256").write_text("0" * 64 + "  step.pt\n")
-    assert (run_root(tmp_path) / "state" / "queue.lock").exists()  # stale lock of the dead runner
+    assert (run_root(tmp_path) / "state" / "queue.flock").exists()  # left by the dead runner, unheld
 
     r = run(out / "run_queue.sh", root=tmp_path, FAST="1")
     assert r.returncode == 0, r.stdout + r.stderr
@@ -294,14 +306,7 @@ def test_boot_hook_relaunches_once_and_resumes(tmp_path):
 
 
 
-def kill_everything_under(root) -> None:
-    """A container restart: every process started from the test's box dies at once."""
-    for pid in boxkit.procs_running(str(root), ""):
-        if pid != os.getpid():
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+kill_everything_under = boxkit.kill_box
 
 
 def test_slurm_usr1_sets_the_flag_checkpoints_and_requeues(tmp_path):
@@ -461,12 +466,8 @@ def test_rclone_target_that_fails_says_so_and_keeps_the_local_checkpoint(tmp_pat
     extra = dict(RCLONE_ENV)
     bindir = tmp_path / "bin"
     bindir.mkdir()
-    if how == "no-rclone":  # a PATH holding bash and coreutils but no rclone
-        for tool in ("bash", "cat", "cut", "date", "df", "dirname", "find", "head", "kill", "ls", "mkdir", "mv",
-                     "rm", "sha256sum", "sleep", "sort", "stat", "sync", "uname", "du", "cp", "touch", "printf"):
-            if shutil.which(tool):
-                os.symlink(shutil.which(tool), bindir / tool)
-        extra["PATH"] = str(bindir)
+    if how == "no-rclone":  # a PATH holding bash, coreutils and util-linux but no rclone
+        extra["PATH"] = box_path(bindir)
         reason = "rclone is not installed on this box"
     elif how == "upload-fails":  # the remote's path runs through a regular file
         (tmp_path / "afile").write_text("x")
@@ -488,3 +489,162 @@ def test_rclone_target_that_fails_says_so_and_keeps_the_local_checkpoint(tmp_pat
     failed = (run_root(tmp_path) / "state" / "a.failed").read_text()
     assert "DURABLE FAIL a" in failed and reason in failed and "local checkpoint kept" in failed
     assert ckpts(tmp_path, "a") == ["step_1.pt", "step_2.pt"], "nothing pruned"
+
+
+# ---- one trainer per cell, and who owns STOP
+
+def trainers(root: Path) -> list[int]:
+    return boxkit.procs_running(str(root), "fake_train.sh")
+
+
+def start_past_step_2(root: Path, script: Path, *args: str) -> subprocess.Popen:
+    """Start SCRIPT and return once cell a has two complete checkpoints; kill the box if it never does."""
+    proc = start(script, *args, root=root)
+    try:
+        wait_for(lambda: (run_root(root) / "checkpoints" / "a" / "step_2.pt.sha256").exists(), what="checkpoints")
+    except AssertionError:
+        kill_everything_under(root)
+        raise
+    return proc
+
+
+def step_lines(root: Path, cell: str) -> list[str]:
+    log = (run_root(root) / "logs" / f"{cell}.log").read_text()
+    return [line for line in log.splitlines() if line.startswith("step ")]
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
+def test_a_signal_to_run_one_alone_takes_its_trainer_down(tmp_path, sig):
+    # A command line bash cannot exec directly, so the trainer is a grandchild of run_one.sh, and
+    # a trainer that never looks at STOP: only the signal can end it.
+    out = render_box(tmp_path, command=f"echo go; RGT_STOP_FILE=/nonexistent bash {tmp_path}/fake_train.sh {{args}}; echo after",
+                     queue=[{"name": "a", "args": "200 0.1"}])
+    proc = start_past_step_2(tmp_path, out / "run_one.sh", "a")
+    try:
+        assert trainers(tmp_path)
+        os.kill(proc.pid, sig)  # the script only, as `kill PID` or a closed terminal would
+        output, _ = proc.communicate(timeout=20)
+        assert proc.returncode == EXIT["stopped"], output
+        wait_for(lambda: not trainers(tmp_path), timeout=5, what="the trainer to end with run_one.sh")
+        assert f"caught SIG{sig.name[3:]}" in output
+    finally:
+        kill_everything_under(tmp_path)
+
+
+def test_kill_9_of_run_one_leaves_the_lock_with_the_trainer_so_no_second_one_starts(tmp_path):
+    out = render_box(tmp_path, queue=[{"name": "a", "args": "30 0.1"}])
+    proc = start_past_step_2(tmp_path, out / "run_one.sh", "a")
+    try:
+        os.kill(proc.pid, signal.SIGKILL)  # cannot be trapped: the trainer lives on, orphaned
+        proc.communicate(timeout=10)
+        assert trainers(tmp_path), "the orphan trainer should still run"
+        again = run(out / "run_one.sh", "a", root=tmp_path)
+        assert again.returncode == EXIT["busy"], again.stdout + again.stderr
+        assert "BUSY: cell a is already running" in again.stdout
+        status = run(out / "run_queue.sh", "--status", root=tmp_path)
+        assert status.stdout.startswith("a") and "running" in status.stdout.splitlines()[0], status.stdout
+        queue = run(out / "run_queue.sh", root=tmp_path)  # the queue must not start it either
+        assert f"CELL FAILED a: exit {EXIT['busy']}" in queue.stdout, queue.stdout
+        assert starts(tmp_path, "a") == [0]
+        wait_for(lambda: not trainers(tmp_path), timeout=20, what="the orphan trainer to finish")
+        steps = step_lines(tmp_path, "a")
+        assert steps == [f"step {i}" for i in range(1, 31)]  # one writer: every step once, in order
+        done = run(out / "run_one.sh", "a", root=tmp_path)  # the lock went with the last holder
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert starts(tmp_path, "a") == [0, 30] and (tmp_path / "durable" / "a" / "step_30.pt").exists()
+    finally:
+        kill_everything_under(tmp_path)
+
+
+def test_kill_9_of_the_queue_and_run_one_leaves_the_queue_locked_while_the_trainer_lives(tmp_path):
+    out = render_box(tmp_path, box_profile(tmp_path, onstart_limit=16384, detach="onstart"),
+                     queue=[{"name": "a", "args": "30 0.1"}, {"name": "b", "args": "2"}])
+    proc = start_past_step_2(tmp_path, out / "run_queue.sh")
+    try:
+        for pid in [proc.pid] + boxkit.procs_running(str(out), "run_one.sh"):  # the queue first: no next cell
+            os.kill(pid, signal.SIGKILL)
+        proc.communicate(timeout=10)
+        assert trainers(tmp_path)
+        again = run(out / "run_queue.sh", root=tmp_path)
+        assert again.returncode == 0 and "QUEUE ALREADY RUNNING" in again.stdout, again.stdout
+        hook = run(out / "onstart.sh", root=tmp_path)
+        assert "queue already running" in hook.stdout, hook.stdout
+        assert starts(tmp_path, "a") == [0] and starts(tmp_path, "b") == []
+    finally:
+        kill_everything_under(tmp_path)
+
+
+def test_a_direct_rerun_after_sigterm_resumes_and_makes_progress(tmp_path):
+    out = render_box(tmp_path, queue=[{"name": "a", "args": "40 0.1"}])
+    ckdir = run_root(tmp_path) / "checkpoints" / "a"
+    proc = start(out / "run_one.sh", "a", root=tmp_path)
+    output = signal_when(proc, lambda: (ckdir / "step_2.pt.sha256").exists(), signal.SIGTERM, what="checkpoints")
+    assert proc.returncode == EXIT["stopped"], output
+    assert not (run_root(tmp_path) / "state" / "STOP").exists()  # the stop a signal asked for ends with it
+    stopped_at = max(int(p.name[5:-10]) for p in ckdir.glob("step_*.pt.sha256"))
+    r = run(out / "run_one.sh", "a", root=tmp_path, FAST="1")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert starts(tmp_path, "a") == [0, stopped_at] and (tmp_path / "durable" / "a" / "step_40.pt").exists()
+
+
+def test_a_stop_left_by_a_killed_script_does_not_block_the_next_start(tmp_path):
+    out = render_box(tmp_path, queue=[{"name": "a", "args": "3"}])
+    state = run_root(tmp_path) / "state"
+    state.mkdir(parents=True)
+    (state / "STOP").write_text("rgt-signal SIGTERM to run_one.sh pid 999999999\n")  # its writer is gone
+    r = run(out / "run_one.sh", "a", root=tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "left by a signal" in r.stdout and not (state / "STOP").exists()
+
+
+@pytest.mark.parametrize("script", ["run_one.sh", "run_queue.sh"])
+def test_a_stop_the_user_writes_stops_the_run_and_holds_until_removed(tmp_path, script):
+    out = render_box(tmp_path, queue=[{"name": "a", "args": "40 0.1"}])
+    ckdir = run_root(tmp_path) / "checkpoints" / "a"
+    stop = run_root(tmp_path) / "state" / "STOP"
+    args = ("a",) if script == "run_one.sh" else ()
+    proc = start_past_step_2(tmp_path, out / script, *args)
+    try:
+        stop.write_text("")  # touch STOP
+        output, _ = proc.communicate(timeout=20)
+    finally:
+        kill_everything_under(tmp_path)
+    assert proc.returncode == EXIT["stopped"], output
+    assert "STOPPED a on request" in (run_root(tmp_path) / "logs" / "a.log").read_text()
+    assert stop.exists()  # the user's STOP is the user's to remove
+    stopped_at = max(int(p.name[5:-10]) for p in ckdir.glob("step_*.pt.sha256"))
+    for name, a in (("run_one.sh", ("a",)), ("run_queue.sh", ())):
+        held = run(out / name, *a, root=tmp_path, FAST="1")
+        assert held.returncode == EXIT["stopped"], held.stdout + held.stderr
+        assert f"{stop}" in held.stdout and "remove it" in held.stdout
+    assert starts(tmp_path, "a") == [0]
+    stop.unlink()
+    r = run(out / script, *args, root=tmp_path, FAST="1")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert starts(tmp_path, "a") == [0, stopped_at]
+
+
+@pytest.mark.parametrize("script", ["run_one.sh", "run_queue.sh"])
+def test_a_box_without_flock_says_so_in_one_line_and_starts_nothing(tmp_path, script):
+    out = render_box(tmp_path, queue=[{"name": "a", "args": "2"}])
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    r = run(out / script, *(("a",) if script == "run_one.sh" else ()), root=tmp_path,
+            PATH=box_path(bindir, leave_out=("flock",)))
+    assert r.returncode == EXIT["usage"], r.stdout + r.stderr
+    assert "missing: flock (util-linux)" in r.stdout and r.stderr == ""
+    assert starts(tmp_path, "a") == []
+
+
+def test_sigterm_to_the_sbatch_shell_alone_stops_the_queue_and_its_trainer(tmp_path):
+    profile = box_profile(tmp_path, slug="slurm", detach="sbatch", detach_primitive="sbatch", irreversible=False)
+    out = render_box(tmp_path, profile, queue=[{"name": "a", "args": "200 0.1"}])
+    ckdir = run_root(tmp_path) / "checkpoints" / "a"
+    proc = start(out / "job.sbatch", root=tmp_path, SLURM_SUBMIT_DIR=str(out))
+    try:
+        output = signal_when(proc, lambda: (ckdir / "step_2.pt.sha256").exists(), signal.SIGTERM, what="checkpoints")
+        assert proc.returncode == EXIT["stopped"], output
+        wait_for(lambda: not trainers(tmp_path), timeout=5, what="the trainer to stop with the batch shell")
+        assert not (run_root(tmp_path) / "state" / "STOP").exists()
+    finally:
+        kill_everything_under(tmp_path)

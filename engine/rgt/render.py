@@ -24,15 +24,15 @@ from .kb.paths import bundled_kb
 # templates, the docs and the tests.
 EXIT: dict[str, tuple[int, str]] = {
     "ok": (0, "the run finished and its durable copy is verified"),
-    "usage": (2, "unknown cell, empty DATA_DIR, or a directory that cannot be made"),
+    "usage": (2, "unknown cell, empty DATA_DIR, a directory that cannot be made, or no flock/setsid (util-linux)"),
     "disk_floor": (3, "DISK_GATE_ABORT: fewer free GB than disk_floor_gb, run not started (U6)"),
     "inode_floor": (4, "INODE_GATE_ABORT: fewer free inodes than inode_floor, run not started (U7)"),
     "secret_missing": (5, "a secret the spec names is in neither the environment nor CRED_FILE"),
     "command_failed": (6, "the command exited non-zero; its checkpoints stay for the resume"),
     "durable_failed": (7, "durable copy not verified; the local checkpoint is kept (U33)"),
     "copyout_required": (8, "COPY-OUT REQUIRED: the only copy is on a box the meter stop deletes"),
-    "busy": (9, "another run_one.sh holds this cell"),
-    "stopped": (10, "a stop was requested (STOP file, Slurm USR1, SIGTERM); the next start resumes"),
+    "busy": (9, "another run_one.sh, or the command a killed one left running, holds this cell"),
+    "stopped": (10, "stopped on request (STOP file, Slurm USR1, TERM/INT/HUP); a rerun resumes, once a STOP you wrote is removed"),
 }
 EXIT_CODES: dict[str, int] = {name: code for name, (code, _) in EXIT.items()}
 
@@ -542,30 +542,38 @@ def _k8s_mount(given: str, ov: dict[str, str], source: str) -> str:
     return given
 
 
-def write(files: dict[str, str], out_dir: str | Path) -> list[dict]:
-    """Write each file atomically (tmp, then rename: a running bash keeps the old inode, U2)."""
+def write(files: dict[str, str], out_dir: str | Path, *, force: bool = False) -> list[dict]:
+    """Write every file or none. A file the user has that would change is refused unless FORCE
+    (an edited run_one.sh is not lost); each file goes in by tmp, then rename (a running bash keeps
+    the old inode, U2), and the renames start only once every tmp is written."""
+    from .overwrite import refuse_overwrite
     out = Path(out_dir)
+    data = {name: text.encode("utf-8") for name, text in files.items()}
+    for name, blob in data.items():
+        refuse_overwrite(out / name, blob, force=force)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise UsageError(f"cannot create output directory {out}: {e.strerror or e}") from None
-    written = []
-    for name, text in files.items():
-        data = text.encode("utf-8")
-        target = out / name
-        tmp = out / f".{name}.rgt-tmp"
-        try:
-            tmp.write_bytes(data)
-            os.chmod(tmp, 0o755 if name.endswith((".sh", ".py", ".sbatch")) else 0o644)
-            os.replace(tmp, target)
-        except OSError as e:
+    tmps = {name: out / f".{name}.rgt-tmp" for name in data}
+    try:
+        for name, blob in data.items():
+            target = out / name
+            tmps[name].write_bytes(blob)
+            os.chmod(tmps[name], 0o755 if name.endswith((".sh", ".py", ".sbatch")) else 0o644)
+        for name in data:
+            target = out / name
+            os.replace(tmps[name], target)
+    except OSError as e:
+        for tmp in tmps.values():
             tmp.unlink(missing_ok=True)
-            raise UsageError(f"cannot write {target}: {e.strerror or e}") from None
-        written.append({"path": str(target), "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()})
-    return written
+        raise UsageError(f"cannot write {target}: {e.strerror or e}") from None
+    return [{"path": str(out / name), "bytes": len(blob), "sha256": hashlib.sha256(blob).hexdigest()}
+            for name, blob in data.items()]
 
 
-def render_job(index, platform: str, variant: str | None, job_path: str | Path, out_dir: str | Path) -> dict:
+def render_job(index, platform: str, variant: str | None, job_path: str | Path, out_dir: str | Path,
+               force: bool = False) -> dict:
     """The whole command: load, render, write; returns the `--json` shape."""
     from .api import JSON_VERSION, require_profile
     job = load_job(job_path)
@@ -573,7 +581,7 @@ def render_job(index, platform: str, variant: str | None, job_path: str | Path, 
     variant = choose_variant(profile, variant)
     files = render_profile(profile, variant, job, kb_root=Path(index.root))
     return {"version": JSON_VERSION, "kind": "render", "platform": platform, "variant": variant,
-            "files": write(files, out_dir)}
+            "files": write(files, out_dir, force=force)}
 
 
 __all__ = ["EXIT_CODES", "Cell", "JobSpec", "load_job", "parse_job", "render", "render_profile", "render_job",

@@ -24,6 +24,7 @@ _MARK = {"confirmed": "CONFIRMED", "ruled_out": "ruled out", "possible": "possib
               help="Replay a saved capture instead of connecting; repeat for several hosts.")
 @click.option("--save-capture", type=click.Path(),
               help="Write what the box answered, to replay or share; with several hosts, a directory of HOST.json.")
+@click.option("--force", is_flag=True, help="Let --save-capture replace an existing capture file.")
 @click.option("--workdir", help="Directory on the box holding the training code; Python processes working there are the run.")
 @click.option("--pid", type=click.IntRange(min=1), help="The run's process id on the box.")
 @click.option("--match", help="Text in the run's command line (e.g. train.py); wrappers and shells never match.")
@@ -33,7 +34,7 @@ _MARK = {"confirmed": "CONFIRMED", "ruled_out": "ruled out", "possible": "possib
 @click.option("--limit", default=8, show_default=True, type=click.IntRange(min=1), help="How many candidates to rank and decide.")
 @kb_option
 @json_option
-def diagnose(text, platform, variant, hosts, hosts_file, local, captures, save_capture, workdir, pid, match,
+def diagnose(text, platform, variant, hosts, hosts_file, local, captures, save_capture, force, workdir, pid, match,
              accept_new_host_key, connect_timeout, ssh_config, limit, kb, as_json) -> None:
     """Rank the gotchas that fit TEXT and, with --host/--local/--capture, decide them on the box.
 
@@ -55,6 +56,8 @@ def diagnose(text, platform, variant, hosts, hosts_file, local, captures, save_c
     transports = ([tr.CaptureTransport(c) for c in captures] if captures else [tr.LocalTransport()] if local else
                   [tr.SSHTransport(h, accept_new_host_key=accept_new_host_key, connect_timeout=connect_timeout,
                                    config_path=ssh_config) for h in hosts])
+    if save_capture and not force:
+        _refuse_capture_overwrite(save_capture, [t.host for t in transports])
     # pasted logs hold stray bytes (a cut multibyte character, a terminal escape): keep the rest
     said = click.get_binary_stream("stdin").read().decode("utf-8", "replace") if text == ("-",) else " ".join(text)
     if not said.strip():
@@ -81,6 +84,17 @@ def _check_capture_target(target: Path, many: bool) -> None:
     if bad:
         raise UsageError(f"cannot write the capture: {where} is not a directory",
                          hint="--save-capture FILE in an existing directory; with several hosts, a directory")
+
+
+def _refuse_capture_overwrite(target: str, hosts: list[str]) -> None:
+    """Before probing: an earlier capture is evidence too, and is never replaced silently."""
+    from ..diagnose.diagnosis import capture_path
+    from ..overwrite import refuse_overwrite
+
+    if len(hosts) > 1 and not Path(target).is_dir():
+        return  # a directory still to be made holds nothing to lose
+    for host in hosts:
+        refuse_overwrite(capture_path(target, host, len(hosts)))
 
 
 def _human(r: dict) -> None:

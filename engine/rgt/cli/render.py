@@ -24,9 +24,11 @@ def _next_steps(r: dict) -> list[str]:
 @click.option("--variant", help="Variant whose section 8 block applies (required when there are several).")
 @click.option("--job", "job_path", required=True, type=click.Path(dir_okay=False), help="The job spec (docs/job-spec.md).")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Directory to write the scripts to.")
+@click.option("--force", is_flag=True, help="Replace files in --out that differ from what rgt writes (e.g. an edited run_one.sh).")
 @kb_option
 @json_option
-def render(platform: str, variant: str | None, job_path: str, out: str, kb: str | None, as_json: bool) -> None:
+def render(platform: str, variant: str | None, job_path: str, out: str, force: bool, kb: str | None,
+           as_json: bool) -> None:
     """Box scripts for a job: run_one.sh, run_queue.sh, and the platform's hook, sbatch or Job."""
     from .. import render as render_mod
 
@@ -37,7 +39,7 @@ def render(platform: str, variant: str | None, job_path: str, out: str, kb: str 
         for step in _next_steps(r):
             click.echo(f"next: {step}", err=True)
 
-    emit(render_mod.render_job(index(kb), platform, variant, job_path, out), as_json, human)
+    emit(render_mod.render_job(index(kb), platform, variant, job_path, out, force=force), as_json, human)
 
 
 COMMANDS = [render]
