@@ -42,7 +42,7 @@ def keygen(path: Path) -> Path:
     return path
 
 
-def start(base: Path) -> Server:
+def start(base: Path, extra_config: str = "") -> Server:
     if not os.path.exists(SSHD):
         raise RuntimeError("OpenSSH sshd is not installed; run tests/run.sh, which installs openssh-server")
     base.mkdir(parents=True, exist_ok=True)
@@ -63,7 +63,7 @@ PermitRootLogin prohibit-password
 StrictModes no
 UsePAM no
 LogLevel ERROR
-""")
+{extra_config}""")
     proc = subprocess.Popen([SSHD, "-D", "-e", "-f", str(base / "sshd_config")], stderr=subprocess.PIPE)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:

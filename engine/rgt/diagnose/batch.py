@@ -7,9 +7,11 @@ script, its lanes, the `timeout` wrappers, the torch import). Probes that open t
 share one lane, so none of them holds /dev/nvidia* while another lists who holds it."""
 from __future__ import annotations
 
+import os
 import re
 import shlex
 from dataclasses import dataclass
+from pathlib import Path
 
 from ..kb.model import Probe
 
@@ -53,6 +55,15 @@ def _lane_cost(lane: list[Probe]) -> float:
     return sum(p.timeout + 2 for p in lane)  # + the kill grace of `timeout -k 2`
 
 
+def _client() -> str:
+    """`<boot id>:<pid>` of this rgt process: a box with the same boot id is this machine."""
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        boot = "unknown"
+    return f"{boot}:{os.getpid()}"
+
+
 def script(probes: list[Probe], workdir: str | None = None, lane_count: int = LANES) -> str:
     """Each lane runs in a process substitution, so its output waits in a pipe of its own and is
     copied out whole, lane after lane: no interleaving and no temporary file on the box (whose
@@ -60,6 +71,8 @@ def script(probes: list[Probe], workdir: str | None = None, lane_count: int = LA
     lines = ["export LC_ALL=C LANG=C  # parsers read C-locale output",
              # field 6 of /proc/PID/stat is the session; bash's own comm has no space to shift it
              "RGT_SID=$(cut -d' ' -f6 /proc/$$/stat 2>/dev/null); export RGT_SID",
+             # rgt's own command line holds the user's --match text; on this very machine it is not the run
+             f"export RGT_CLIENT={_client()}",
              "export RGT_WORKDIR=" + shlex.quote(workdir) if workdir else "unset RGT_WORKDIR",
              _PROBE_FN]
     chosen = lanes(probes, lane_count)

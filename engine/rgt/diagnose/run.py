@@ -97,14 +97,21 @@ def candidates(procs: list[dict], gpu_pids: set[int], sel: Selector) -> tuple[li
     return [], ""
 
 
+# Launchers whose children are one run's workers: torchrun's workers lead to torchrun.
+_LAUNCHER = re.compile(r"torchrun|torch\.distributed\.(?:run|launch)|accelerate|deepspeed|horovodrun|mpirun|mpiexec")
+
+
 def roots(chosen: list[dict], procs: list[dict]) -> list[dict]:
-    """The top of each chosen process's tree: climb through parents that are python processes or
-    launchers (torchrun's workers lead to torchrun), stopping at shells and init."""
+    """The top of each chosen process's tree: climb through parents that were chosen too, or that
+    launch workers (torchrun, accelerate, deepspeed); any other parent (a shell, a notebook, the
+    test runner that started it) belongs to something else."""
     by_pid = {p["pid"]: p for p in procs}
+    picked = {p["pid"] for p in chosen}
     tops: dict[int, dict] = {}
     for p in chosen:
         top = p
-        while (parent := by_pid.get(top["ppid"])) and not _never(parent) and parent["pid"] != 1:
+        while (parent := by_pid.get(top["ppid"])) and parent["pid"] != 1 and not _never(parent) and \
+                (parent["pid"] in picked or _LAUNCHER.search(parent["args"])):
             top = parent
         tops[top["pid"]] = top
     return list(tops.values())

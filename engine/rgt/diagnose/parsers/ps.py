@@ -2,6 +2,7 @@
 stdout goes and a few environment variables. Four parts, each under a `==> name <==` header:
 
     rgt-self sid=4120
+    rgt-client 5f1e…:3377 boot=9c2a…
     container-marker /.dockerenv
     ==> ps <==
         1     0     1     0 Ss    86400  1200  1 /sbin/init
@@ -17,7 +18,10 @@ stdout goes and a few environment variables. Four parts, each under a `==> name 
 The ps rows are `pid ppid sid uid stat etimes rss nlwp args`. The first line names the session of
 rgt's own batch (exported by the script as RGT_SID): every process of that session is rgt itself
 (its shell, its lanes, the `timeout` wrappers, this very `ps`, the torch probe's python) and is
-dropped, so no reading ever counts rgt. Links and environ come from /proc, which lets a user read
+dropped, so no reading ever counts rgt. The second names the rgt process that sent the batch by its
+machine's boot id and its pid; when the box has the same boot id it is that machine, and that pid
+(whose command line holds the user's `--match` text) is dropped as well. So is every process whose
+environment carries `RGT_SID`: the batch of another rgt probing the same box at the same moment. Links and environ come from /proc, which lets a user read
 only their own processes (all of them as root); `PATH=` is printed with its value blanked, so a
 process whose environ was readable is told apart from one whose environ holds none of the names.
 Proxy credentials are masked on the box (`//***@`).
@@ -51,6 +55,7 @@ OBSERVES: dict[str, str] = {
 
 _SELF = re.compile(r"^rgt-self sid=(\d*)\s*$")
 _MARKER = re.compile(r"^container-marker (\S+)$")
+_CLIENT = re.compile(r"^rgt-client (\S+):(\d+) boot=(\S*)\s*$")
 _SECTION = re.compile(r"^==> (\w+) <==$")
 _ROW = re.compile(r"^\s*(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\S+)\s+(\d+)\s+(\d+)\s+(\d+)\s?(.*)$")
 _LINK = re.compile(r"^/proc/(\d+)/(cwd|fd/1) (.*)$")
@@ -58,11 +63,13 @@ _ENV = re.compile(r"^/proc/(\d+)/environ:([A-Za-z_][A-Za-z0-9_]*)=(.*)$")
 
 
 def parse(text: str) -> Observations:
-    self_sid, section, seen, marker = None, None, set(), None
+    self_sid, section, seen, marker, client = None, None, set(), None, None
     procs: dict[int, dict] = {}
     for ln in content_lines(text):
         if m := _SELF.match(ln):
             self_sid = int(m.group(1)) if m.group(1) else None
+        elif section is None and (m := _CLIENT.match(ln.strip())):
+            client = int(m.group(2)) if m.group(1) == m.group(3) else None  # same boot: this machine
         elif section is None and (m := _MARKER.match(ln.strip())):
             marker = obs(m.group(1), ln)
         elif m := _SECTION.match(ln.strip()):
@@ -80,7 +87,9 @@ def parse(text: str) -> Observations:
             env["env"] = {**(env["env"] or {}), m.group(2): m.group(3)}
     if self_sid is None or not procs:
         return {}  # without its own session rgt could not tell itself apart: no reading
-    table = [p for p in procs.values() if p["sid"] != self_sid]
+    # a process carrying RGT_SID belongs to an rgt batch: this one, or another rgt probing at once
+    table = [p for p in procs.values() if p["sid"] != self_sid and p["pid"] != client
+             and "RGT_SID" not in (p["env"] or {})]
     complete = "links" in seen  # ps finished before the next part began
     zombies = [p for p in table if p["stat"].startswith("Z")]
     out: Observations = {
