@@ -328,7 +328,9 @@ def decide(g: Gotcha, ctx: Context, host: HostResult | None) -> dict[str, Any]:
     else:
         said = _evidence(g.confirm, told, None) if out["why"] else []
         out["evidence"] = _dedup(said + _bearing(g, host))
-        out["missing"] = _missing(g, facts, host, own is None, ctx)
+        out["missing"] = _missing(g, facts, host, own is None, ctx) or [
+            {"name": "readings", "why": "its readings fall between what confirms it and what rules it out",
+             "next": "check it by hand with its Verify step (rgt show " + g.id + ")"}]
     return out
 
 
