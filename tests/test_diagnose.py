@@ -150,3 +150,41 @@ def test_a_pasted_free_table_brings_up_the_host_wide_reading_trap(capsys):
     r = run(capsys, "diagnose", text, "--json")
     assert r.code == 0, r.err
     assert "U41" in [c["id"] for c in r.json()["candidates"][:3]]
+
+
+def _autodl_box(tmp_path: Path, marks: str) -> Path:
+    df = ("Filesystem      Size  Used Avail Use% Mounted on\n"
+          "overlay          30G   12G   19G  39% /\n"
+          "/dev/nvme1n1p1   50G   50G     0 100% /root/autodl-tmp\n")
+    ps = ("rgt-self sid=900\n" + marks + "==> ps <==\n"
+          "      1       0       1     0 Ss     90000  1200    1 /init\n"
+          "    900       0     900     0 Ss         1  3000    1 bash -s\n==> links <==\n==> environ <==\n==> end <==")
+    return capture(tmp_path / "autodl.json", {"ps": ps, "df_bytes": df})
+
+
+def test_a_platform_is_recognised_from_a_path_only_its_boxes_have(capsys, tmp_path):
+    """No --platform and no name in the text: /root/autodl-tmp on the box says AutoDL, so AD5 (its
+    data disk full) can be confirmed there; without the mark it stays possible, an AutoDL gotcha on
+    an unknown platform."""
+    text = ["diagnose", "No space left on device while saving checkpoints to the data disk", "--json", "--limit", "20"]
+    seen = run(capsys, *text, "--capture", str(_autodl_box(tmp_path, "platform-mark /root/autodl-tmp\n")))
+    assert seen.code == 0, seen.err
+    assert seen.json()["platform_recognised"] == "autodl"
+    ad5 = {c["id"]: c for c in seen.json()["candidates"]}["AD5"]
+    assert ad5["verdict"] == "confirmed" and any("/root/autodl-tmp" in e["line"] for e in ad5["evidence"])
+    unseen = run(capsys, *text, "--capture", str(_autodl_box(tmp_path, "")))
+    by_id = {c["id"]: c for c in unseen.json()["candidates"]}
+    assert unseen.json()["platform_recognised"] is None
+    assert by_id.get("AD5", {"verdict": "possible"})["verdict"] == "possible"
+
+
+def test_one_platforms_clock_never_confirms_another_platforms_gotcha(capsys, tmp_path):
+    """"on paperspace" names Paperspace; its 6 h clock must not make AutoDL's 15-day release (AD10)
+    or any other platform's gotcha confirmed."""
+    cap = capture(tmp_path / "cap.json", {"uptime": "400000.00 1.00\n 12:00:00 up 4 days, 15:06,  0 users,  load average: 0.1, 0.1, 0.1"})
+    r = run(capsys, "diagnose", "run vanished at 6h on paperspace", "--capture", str(cap), "--json", "--limit", "20")
+    assert r.code == 0, r.err
+    for c in r.json()["candidates"]:
+        assert c["verdict"] != "confirmed" or c["platform"] in (None, "paperspace"), c
+        if c["id"] == "AD10":
+            assert c["verdict"] != "confirmed"

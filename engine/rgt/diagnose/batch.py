@@ -64,7 +64,7 @@ def _client() -> str:
     return f"{boot}:{os.getpid()}"
 
 
-def script(probes: list[Probe], workdir: str | None = None, lane_count: int = LANES) -> str:
+def script(probes: list[Probe], workdir: str | None = None, lane_count: int = LANES, marks: list[str] = ()) -> str:
     """Each lane runs in a process substitution, so its output waits in a pipe of its own and is
     copied out whole, lane after lane: no interleaving and no temporary file on the box (whose
     disk may be the very thing that is full)."""
@@ -74,6 +74,7 @@ def script(probes: list[Probe], workdir: str | None = None, lane_count: int = LA
              # rgt's own command line holds the user's --match text; on this very machine it is not the run
              f"export RGT_CLIENT={_client()}",
              "export RGT_WORKDIR=" + shlex.quote(workdir) if workdir else "unset RGT_WORKDIR",
+             "export RGT_MARKS=" + shlex.quote(" ".join(marks)),  # paths that name a platform
              _PROBE_FN]
     chosen = lanes(probes, lane_count)
     for fd, lane in enumerate(chosen, start=3):

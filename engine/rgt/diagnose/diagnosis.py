@@ -5,7 +5,8 @@ pick the probes of the top candidates → run them as one batch through a transp
 identify the run → evaluate `confirm` / `rule_out` → verdicts with evidence.
 
 CONFIRMED is a promise that the box proved the cause, so a confirmation must hold with the box's
-own readings (or log lines the user pasted) and on the gotcha's own platform. A rule that the
+own readings (or log lines the user pasted) and on the gotcha's own platform (given, named in the
+text, or recognised from a path only that platform's boxes have). A rule that the
 user's words alone make true leaves the gotcha `possible` with those words as evidence; a
 platform's gotcha is never confirmed on another platform, nor by another platform's facts.
 Readings that describe something else than where the job ran (the host under a container, a
@@ -183,9 +184,10 @@ def capture_path(target: str, host: str, hosts: int) -> Path:
 
 
 def probe_hosts(transports: list, probes: list[Probe], workdir: str | None,
-                save_capture: str | None = None, selector: runs.Selector | None = None) -> list[HostResult]:
+                save_capture: str | None = None, selector: runs.Selector | None = None,
+                marks: list[str] = ()) -> list[HostResult]:
     selector = selector or runs.Selector(workdir=workdir)
-    script, budget = batch.script(probes, workdir), batch.budget(probes)
+    script, budget = batch.script(probes, workdir, marks=marks), batch.budget(probes)
     by_id = {p.id: p for p in probes}
 
     def one(transport) -> HostResult:
@@ -226,6 +228,23 @@ def probe_hosts(transports: list, probes: list[Probe], workdir: str | None,
         return [one(transports[0])]
     with ThreadPoolExecutor(max_workers=min(8, len(transports))) as pool:
         return list(pool.map(one, transports))
+
+
+def recognise(hosts: list[HostResult], profiles: list[Profile]) -> Profile | None:
+    """The one platform whose `marks` every probed box shows (AutoDL's /root/autodl-tmp), if any."""
+    found = set()
+    for h in hosts:
+        shown = set(h.observations["platform_marks"][1].value) if "platform_marks" in h.observations else set()
+        owners = {p.slug for p in profiles if shown & set(p.marks)}
+        if len(owners) != 1:
+            return None
+        found |= owners
+    if len(found) != 1:
+        return None
+    slug = found.pop()
+    for h in hosts:
+        h.notes.append(f"recognised as {slug} from {h.observations['platform_marks'][1].line.split()[-1]}")
+    return next(p for p in profiles if p.slug == slug)
 
 
 def in_container(h: HostResult) -> bool | None:
@@ -448,7 +467,7 @@ def diagnose(index: Index, text: str, *, profile: Profile | None = None, variant
     no_match = not any(r.fits for r in ranked)
     result: dict[str, Any] = {
         "version": 2, "kind": "diagnose", "query": text, "platform": profile.slug if profile else None,
-        "variant": variant, "platform_named": named.slug if named else None,
+        "variant": variant, "platform_named": named.slug if named else None, "platform_recognised": None,
         "entities": {k: v for k, v in said.items() if v not in (None, False)},
         "no_match": no_match, "candidates": [], "hosts": [],
     }
@@ -465,7 +484,8 @@ def diagnose(index: Index, text: str, *, profile: Profile | None = None, variant
         for g, _ in top:
             wanted += [p for p in g.probes if p not in wanted]
         probes = [p for pid in wanted if (p := index.probe(pid))]
-        probed = probe_hosts(transports, probes, workdir, save_capture, selector or runs.Selector(workdir=workdir))
+        marks = [m for p in profiles for m in p.marks] if profile is None and named is None else []
+        probed = probe_hosts(transports, probes, workdir, save_capture, selector or runs.Selector(workdir=workdir), marks)
         result["hosts"] = [{"host": h.host, "probes": len({pid for pid, _ in h.observations.values()}),
                             "probe_errors": h.probe_errors, "error": h.error, "run": h.run_note,
                             "notes": h.notes} for h in probed]
@@ -475,7 +495,10 @@ def diagnose(index: Index, text: str, *, profile: Profile | None = None, variant
                               hint="check the hosts with `ssh HOST true`")
         for h in hosts:  # what the user pasted holds on every host, under what the host shows
             h.observations = {**pasted.observations, **h.observations}
-    ctx = Context.build(index, profile or named, variant if profile else None, said)
+    recognised = recognise(hosts, profiles) if profile is None and named is None else None
+    if recognised:
+        result["platform_recognised"] = recognised.slug
+    ctx = Context.build(index, profile or named or recognised, variant if profile else None, said)
     candidates = []
     for g, score in top:
         verdict, detail = _combine([decide(g, ctx, h) for h in hosts] or [decide(g, ctx, pasted if pasted.observations else None)])

@@ -85,13 +85,16 @@ def _check_links(kb: KnowledgeBase) -> list[Finding]:
 
 
 def _check_called(kb: KnowledgeBase) -> list[Finding]:
-    """A name users write must point to one platform, or diagnose could not tell which they mean."""
-    out, owner = [], {}
-    for profile in sorted(kb.profiles.values(), key=lambda p: p.file):
-        for name in profile.called:
-            first = owner.setdefault(name, profile)
-            if first is not profile:
-                out.append(Finding(profile.file, 1, "ID001", f"`called` name `{name}` is also claimed by {first.file}"))
+    """A name users write, or a path a box shows, must point to one platform, or diagnose could not
+    tell which they mean."""
+    out = []
+    for key, noun in (("called", "name"), ("marks", "path")):
+        owner: dict[str, object] = {}
+        for profile in sorted(kb.profiles.values(), key=lambda p: p.file):
+            for name in getattr(profile, key):
+                first = owner.setdefault(name, profile)
+                if first is not profile:
+                    out.append(Finding(profile.file, 1, "ID001", f"`{key}` {noun} `{name}` is also claimed by {first.file}"))
     return out
 
 

@@ -80,6 +80,7 @@ class Profile:
     overrides: dict[str, dict[str, Override]]  # variant -> KEY -> Override
     gotcha_ids: list[str] = field(default_factory=list)
     called: list[str] = field(default_factory=list)  # names users write for it
+    marks: list[str] = field(default_factory=list)   # paths only this platform's boxes have
 
     def variant_names(self) -> list[str]:
         return list(self.variants) or ["default"]

@@ -149,6 +149,7 @@ def _parse_profile(kb: KnowledgeBase, doc: _Doc, stem: str, blocks: list[dict]) 
         slug=stem, name=meta.get("name") or stem, file=doc.rel, line=1, kind=meta.get("kind") or "",
         prefixes=prefixes, facts=facts, variants=variants, sources=meta.get("sources") or [],
         sections=[t for t, _ in sections], overrides={}, called=meta.get("called") or [],
+        marks=meta.get("marks") or [],
     )
     section_blocks = _split(blocks, "h2")
     for heading, body in section_blocks:

@@ -87,6 +87,16 @@ def _str_list(v: Any) -> list[str]:
     return v
 
 
+def _abs_paths(v: Any) -> list[str]:
+    paths = _str_list(v)
+    if any(not p.startswith("/") or any(c.isspace() for c in p) for p in paths):
+        raise SchemaError("expected absolute paths without spaces")
+    return paths
+
+
+_abs_paths.__doc__ = "list of absolute paths"
+
+
 def _names(v: Any) -> list[str]:
     names = _str_list(v)
     if any(n != n.lower() or n != n.strip() for n in names):
@@ -186,6 +196,8 @@ FRONTMATTER: dict[str, Key] = {
     "kind": Key(_enum(*KINDS), "how the machine is rented and reached", fact=True),
     "prefixes": Key(_str_list, "gotcha ID prefixes this profile owns", fact=False),
     "called": Key(_names, "names users write for it, lower-case; diagnose spots them in the text", required=False, fact=False),
+    "marks": Key(_abs_paths, "paths that exist only on this platform's boxes (AutoDL's /root/autodl-tmp); diagnose "
+                 "recognises the platform from them when none was given", required=False, fact=False),
     "variants": Key(lambda v: v, "per-variant descriptions and fact overrides", required=False, fact=False),
     "meter_stop_verb": Key(_str, "the action that stops the GPU meter, as the console names it"),
     "meter_stop_irreversible": Key(_bool, "true when that action deletes the box's disks"),

@@ -32,6 +32,7 @@ Observations:
   them is the user's run is decided in one place, `rgt.diagnose.run`.
 - `processes_complete`: the table was printed to its end (absence can be trusted).
 - `proc_count`, `zombie_procs`: counted without rgt's own processes.
+- `platform_marks`: the paths of the profiles' `marks` that exist on the box (`platform-mark /hy-tmp`).
 - `container_marker`: the file a container runtime leaves (`/.dockerenv`, podman's
   `/run/.containerenv`), when there is one.
 - `pid1_age_h`: hours since PID 1 started. In a container PID 1 is the container's first
@@ -51,10 +52,12 @@ OBSERVES: dict[str, str] = {
     "zombie_procs": "int",
     "pid1_age_h": "float",           # the container's age inside one, else the machine's
     "container_marker": "str",
+    "platform_marks": "list[str]",   # paths of the profiles' `marks` present on the box
 }
 
 _SELF = re.compile(r"^rgt-self sid=(\d*)\s*$")
 _MARKER = re.compile(r"^container-marker (\S+)$")
+_PLATFORM_MARK = re.compile(r"^platform-mark (\S+)$")
 _CLIENT = re.compile(r"^rgt-client (\S+):(\d+) boot=(\S*)\s*$")
 _SECTION = re.compile(r"^==> (\w+) <==$")
 _ROW = re.compile(r"^\s*(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\S+)\s+(\d+)\s+(\d+)\s+(\d+)\s?(.*)$")
@@ -64,12 +67,15 @@ _ENV = re.compile(r"^/proc/(\d+)/environ:([A-Za-z_][A-Za-z0-9_]*)=(.*)$")
 
 def parse(text: str) -> Observations:
     self_sid, section, seen, marker, client = None, None, set(), None, None
+    marks: list[tuple[str, str]] = []
     procs: dict[int, dict] = {}
     for ln in content_lines(text):
         if m := _SELF.match(ln):
             self_sid = int(m.group(1)) if m.group(1) else None
         elif section is None and (m := _CLIENT.match(ln.strip())):
             client = int(m.group(2)) if m.group(1) == m.group(3) else None  # same boot: this machine
+        elif section is None and (m := _PLATFORM_MARK.match(ln.strip())):
+            marks.append((m.group(1), ln))
         elif section is None and (m := _MARKER.match(ln.strip())):
             marker = obs(m.group(1), ln)
         elif m := _SECTION.match(ln.strip()):
@@ -100,6 +106,8 @@ def parse(text: str) -> Observations:
     }
     if marker:
         out["container_marker"] = marker
+    if marks:
+        out["platform_marks"] = obs([m for m, _ in marks], marks[0][1])
     if 1 in procs:
         out["pid1_age_h"] = obs(round(procs[1]["age_s"] / 3600, 3), procs[1]["line"])
     return out
