@@ -188,3 +188,21 @@ def test_one_platforms_clock_never_confirms_another_platforms_gotcha(capsys, tmp
         assert c["verdict"] != "confirmed" or c["platform"] in (None, "paperspace"), c
         if c["id"] == "AD10":
             assert c["verdict"] != "confirmed"
+
+
+def test_a_fresh_reboot_is_a_reading_not_a_proof(capsys, tmp_path):
+    """The box booted 38 minutes ago and the run that vanished overnight is gone: the reboot is
+    shown against the reboot gotchas, and none is confirmed (the run may have died before it)."""
+    ps = ("rgt-self sid=700\n==> ps <==\n"
+          "      1       0       1     0 Ss      2280  9000    1 /sbin/init\n"
+          "    700       0     700  1000 Ss         1  3000    1 bash -s\n==> links <==\n==> environ <==\n==> end <==")
+    cap = capture(tmp_path / "cap.json", {
+        "ps": ps, "uptime": "2281.50 4400.10\n 07:12:03 up 38 min,  1 user,  load average: 0.00, 0.02, 0.05",
+        "last_reboot": "reboot   system boot  6.8.0-45-generic Thu Dec  3 06:34:01 2026   still running"})
+    r = run(capsys, "diagnose", "my training vanished overnight after 8 hours, no error", "--platform", "generic",
+            "--capture", str(cap), "--json", "--limit", "20")
+    assert r.code == 0, r.err
+    by_id = {c["id"]: c for c in r.json()["candidates"]}
+    assert by_id["GEN6"]["verdict"] == "possible"
+    assert any("up 38 min" in e["line"] or "2281.50" in e["line"] for e in by_id["GEN6"]["evidence"])
+    assert all(c["verdict"] != "confirmed" for c in by_id.values())

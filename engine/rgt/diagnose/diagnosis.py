@@ -389,7 +389,8 @@ def _evidence(expr: str | None, facts: dict, host: HostResult | None) -> list[di
 
 def _bearing(g: Gotcha, host: HostResult | None) -> list[dict]:
     """Readings already taken that its rules read: the agent sees them even when they decide nothing."""
-    return _dedup([e for name in sorted(rules.names_read(g.confirm, g.rule_out)) if (e := _line(name, host))])
+    names = sorted(rules.names_read(g.confirm, g.rule_out)) + [n for n in g.readings]
+    return _dedup([e for name in names if (e := _line(name, host))])
 
 
 def _missing(g: Gotcha, facts: dict, host: HostResult | None, other_platform: bool, ctx: Context) -> list[dict]:

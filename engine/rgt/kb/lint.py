@@ -132,6 +132,9 @@ def _check_rules(kb: KnowledgeBase) -> list[Finding]:
     base = set(schema.FACT_KEYS) | set(schema.ENTITIES)
     for g in kb.gotchas.values():
         known = base | observations_of(kb, g.probes)
+        for name in sorted(set(g.readings) - known):
+            out.append(Finding(g.file, g.block_line, "RUL002",
+                               f"{g.id}: `readings` names `{name}`, which no fact, entity or listed probe provides"))
         for label, text in (("confirm", g.confirm), ("rule_out", g.rule_out)):
             if not text:
                 continue

@@ -32,6 +32,7 @@ class Gotcha:
     see: list[str] = field(default_factory=list)
     tags: list[str] = field(default_factory=list)
     probes: list[str] = field(default_factory=list)
+    readings: list[str] = field(default_factory=list)  # observations that bear on it, deciding nothing
     confirm: str | None = None
     rule_out: str | None = None
     sources: list[dict] = field(default_factory=list)

@@ -234,6 +234,8 @@ GOTCHA_BLOCK: dict[str, Key] = {
     "see": Key(_str_list, "related gotcha IDs", required=False),
     "tags": Key(_str_list, "themes, lower-case", required=False),
     "probes": Key(_str_list, "probe IDs from references/probes.md that can decide it", required=False),
+    "readings": Key(_str_list, "observations shown with its verdict because they bear on it, though no rule can "
+                    "decide on them (a box that booted 38 min ago, for a run that vanished overnight)", required=False),
     "confirm": Key(_str, "rule expression: true means this gotcha happened", required=False),
     "rule_out": Key(_str, "rule expression: true means it did not", required=False),
     "sources": Key(_sources, "public pages or documents behind the facts"),
