@@ -388,9 +388,12 @@ def _evidence(expr: str | None, facts: dict, host: HostResult | None) -> list[di
 
 
 def _bearing(g: Gotcha, host: HostResult | None) -> list[dict]:
-    """Readings already taken that its rules read: the agent sees them even when they decide nothing."""
+    """Readings already taken that its rules read: the agent sees them even when they decide nothing.
+    An absence with no line of its own (`gpu_fell_off_bus = False`) says nothing worth quoting."""
     names = sorted(rules.names_read(g.confirm, g.rule_out)) + [n for n in g.readings]
-    return _dedup([e for name in names if (e := _line(name, host))])
+    quiet = {n for n in names if host and n in host.observations
+             and not host.observations[n][1].line and not host.observations[n][1].value}
+    return _dedup([e for name in names if name not in quiet and (e := _line(name, host))])
 
 
 def _missing(g: Gotcha, facts: dict, host: HostResult | None, other_platform: bool, ctx: Context) -> list[dict]:
@@ -412,7 +415,10 @@ def _missing(g: Gotcha, facts: dict, host: HostResult | None, other_platform: bo
 
 def _next_for_aside(host: HostResult) -> str:
     note = next((n for n in host.notes if "--host" in n), "")
-    return note.split(": ", 1)[1] if note else "paste the container's own reading, or read it inside the container"
+    if note:
+        return note.split(": ", 1)[1]
+    return ("only the host shows it for this container: ask the provider, or rely on the container's "
+            "own counters (memory.events)")
 
 
 _SAID_ASK = {
@@ -437,7 +443,7 @@ def _why_absent(name: str, host: HostResult | None, ctx: Context) -> dict:
     if name in runs.OBSERVES:
         if host is None:
             return {"why": "no box was probed", "next": "add --host H, --local or --capture F"}
-        return {"why": host.run_note or "the run was not identified",
+        return {"why": (host.run_note or "the run was not identified").split("; pass ")[0],
                 "next": "name the run: --pid N, --match TEXT or --workdir DIR"}
     if host is None:
         return {"why": "no box was probed", "next": "add --host H, --local or --capture F, or paste the output"}
