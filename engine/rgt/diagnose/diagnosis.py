@@ -80,15 +80,12 @@ def clocks(profile: Profile | None, variant: str | None) -> list[float]:
     return sorted({f[k] for f in sets for k in schema.CLOCK_KEYS if isinstance(f.get(k), (int, float))})
 
 
-UNIVERSAL_PREFIXES = ("U", "MN")
-
-
 def in_scope(g: Gotcha, profile: Profile) -> bool:
     """A platform's own gotchas, the universal ones, and shared family ones (CN) it claims."""
     if g.platform is not None:
         return g.platform == profile.slug
     prefix = schema.ID_RE.fullmatch(g.id).group(1)
-    return prefix in UNIVERSAL_PREFIXES or prefix in profile.prefixes
+    return prefix in schema.UNIVERSAL_PREFIXES or prefix in profile.prefixes
 
 
 @dataclass

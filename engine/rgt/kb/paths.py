@@ -36,7 +36,8 @@ def cache_error(path: Path, e: OSError) -> UsageError:
 
 def source_files(root: Path) -> list[Path]:
     """The markdown the graph is built from, in a stable order."""
-    files = sorted((root / "profiles").glob("*.md")) + sorted((root / "references").glob("*.md"))
+    files = sorted((root / "profiles").glob("*.md")) + sorted((root / "references").glob("*.md")) \
+        + sorted((root / "references" / "training").glob("*.md"))
     files = [f for f in files if not f.name.startswith("_")]
     for f in files:
         _require_markdown_file(f)

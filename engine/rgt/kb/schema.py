@@ -43,7 +43,16 @@ PREFIXES = {
     "MP": "Matpool (矩池云)",
     "FZ": "Featurize",
     "LR": "LanRui (揽睿星舟)",
+    # the training layer (references/training/): failures inside the loop, one prefix per theme
+    "MEM": "training: GPU and host memory inside the loop",
+    "PREC": "training: numeric precision, NaN and loss scaling",
+    "DIST": "training: distributed launch, rendezvous, NCCL, DDP/FSDP/ZeRO",
+    "PERF": "training: throughput (data loading, threads, compile, multi-GPU)",
+    "CKPT": "training: checkpoints and resume",
+    "CONV": "training: data and convergence",
 }
+# Prefixes whose gotchas hold on every platform (they live under references/, not in a profile).
+UNIVERSAL_PREFIXES = ("U", "MN", "MEM", "PREC", "DIST", "PERF", "CKPT", "CONV")
 ID_RE = re.compile(r"\b(" + "|".join(sorted(PREFIXES, key=len, reverse=True)) + r")(\d{1,3})\b")
 GOTCHA_HEADING_RE = re.compile(r"^(?P<id>[A-Z0-9]+?\d+)\s+[—-]\s+(?P<title>\S.*)$")
 PATH_LINK_RE = re.compile(r"(?<![\w/.])((?:references|profiles|templates|scripts)/[\w./-]+\.(?:md|j2|sh|py|yaml))")
