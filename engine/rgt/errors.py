@@ -34,8 +34,10 @@ class RgtError(Exception):
         self.message, self.where, self.hint = message, where, hint
 
     def line(self) -> str:
+        """One line, whatever a library put in the message (YAML's reader adds a second)."""
         text = f"{self.where}: {self.message}" if self.where else self.message
-        return f"{text} ({self.hint})" if self.hint else text
+        text = f"{text} ({self.hint})" if self.hint else text
+        return " ".join(text.split())
 
 
 class UsageError(RgtError):
