@@ -7,10 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from rgt.kb.lint import CODES, lint
+from rgt.api import observable
+from rgt.kb.codes import CODES
+from rgt.kb.lint import lint as lint_kb
 from rgt.kb.parse import load_kb
 
 from helpers import run
+
+
+def lint(kb):
+    return lint_kb(kb, observable())
 
 SAMPLES = Path(__file__).parent / "fixtures" / "lint"
 CLEAN = SAMPLES / "clean"
@@ -218,3 +224,32 @@ def test_a_kb_that_is_a_symlink_loop_is_one_clear_line(capsys, tmp_path):
     r = run(capsys, "search", "reboot", "--kb", str(loop))
     assert r.code == 2 and len(r.err.strip().splitlines()) == 1, r.err
     assert "symlink that loops" in r.err, r.err
+
+
+def test_every_code_says_why_and_how_to_fix():
+    from rgt.kb import codes
+    for name, code in codes.CODES.items():
+        assert getattr(codes, name) == name
+        assert code.text and code.why and code.fix, name
+
+
+def test_codes_are_named_by_constant_not_by_string():
+    import re
+    from pathlib import Path
+    import rgt.kb
+    for module in ("parse.py", "lint.py", "index.py"):
+        text = (Path(rgt.kb.__file__).parent / module).read_text()
+        assert not re.findall(r"""["'][A-Z]{2,3}\d{3}["']""", text), module
+
+
+def test_the_knowledge_layer_does_not_import_diagnose():
+    import ast
+    from pathlib import Path
+    import rgt.kb
+    for path in Path(rgt.kb.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                target = "." * node.level + (node.module or "")
+                assert "diagnose" not in target, f"{path.name} imports {target}"
+                if path.name == "index.py":  # indexing refuses on any finding; it needs no lint registry
+                    assert node.module not in ("lint", "codes"), "index.py imports lint"

@@ -13,10 +13,9 @@ from . import diagnose, lint as lint_cmd, mcp, plan, query, render
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
 @click.version_option(package_name="rgt")
-@click.pass_context
-def cli(ctx: click.Context, debug: bool) -> None:
+def cli(debug: bool) -> None:
     """Executable knowledge for long GPU jobs on rented machines."""
-    ctx.obj = {"debug": debug}
+    # --debug is read by main() before click runs, so a traceback can escape any command
 
 
 # Command modules import their heavy dependencies (paramiko, jinja2) inside the command body,

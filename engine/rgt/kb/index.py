@@ -15,7 +15,6 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from .. import __version__
 from ..errors import KnowledgeError
@@ -112,13 +111,6 @@ class Index:
         except OSError as e:
             raise cache_error(path.parent, e) from None
         return cls(sqlite3.connect(path), root)
-
-    def built_at(self) -> str:
-        return self._meta("built")
-
-    def _meta(self, key: str) -> str:
-        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return row[0] if row else ""
 
     # ------------------------------------------------------------ queries
 
@@ -249,9 +241,8 @@ def _open_fresh(path: Path, root: Path, current: dict[str, list], *, refresh: bo
 
 
 def _build(path: Path, root: Path, current: dict[str, list]) -> None:
-    from .lint import CODES
     kb = load_kb(root)
-    blocking = [f for f in kb.findings if CODES[f.code].severity == "error"]
+    blocking = kb.findings  # every finding is an error: a broken file is not indexed half-read
     if blocking:
         first = blocking[0]
         raise KnowledgeError(f"{first.code} {first.message}", where=f"{root / first.file}:{first.line}",
@@ -303,12 +294,10 @@ def _sha(path: Path) -> str:
 # ---------------------------------------------------------------- fill
 
 def _fill(db: sqlite3.Connection, kb: KnowledgeBase, current: dict[str, list]) -> None:
-    import datetime as dt
     root = Path(kb.root)
     files = {f: st + [_sha(root / f)] for f, st in current.items()}
     db.executemany("INSERT INTO meta VALUES (?, ?)", [
         ("format", _FORMAT), ("files", json.dumps(files)),
-        ("built", dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")),
     ])
     nodes, edges, facts = [], [], []
     for p in kb.profiles.values():
@@ -331,7 +320,3 @@ def _fill(db: sqlite3.Connection, kb: KnowledgeBase, current: dict[str, list]) -
     db.executemany("INSERT INTO edges VALUES (?, ?, ?)", edges)
     db.executemany("INSERT INTO facts VALUES (?, ?, ?, ?)", facts)
 
-
-def stats(index: Index) -> dict[str, Any]:
-    count = dict(index.db.execute("SELECT kind, count(*) FROM nodes GROUP BY kind"))
-    return {"platforms": count.get("platform", 0), "gotchas": count.get("gotcha", 0), "probes": count.get("probe", 0)}
