@@ -1,17 +1,22 @@
-"""The functions behind every command. The CLI and the MCP server are thin layers over these and
-return the same JSON-ready dicts; each carries `version`, bumped when its shape changes."""
+"""The functions behind every command: the only way in. The CLI and the MCP server parse their
+arguments, call one of these, and print or return the same JSON-ready dict. Each dict carries
+`kind` and `version`, set here and bumped in VERSIONS when that kind's shape changes."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from .errors import UsageError
 from .kb import schema
 from .kb.index import Index
-from .kb.model import Gotcha, Profile
+from .kb.model import Gotcha
 from .kb.paths import bundled_kb
+from .platform import choose_variant, require_profile
 
 JSON_VERSION = 1
+VERSIONS = {"diagnose": 2}  # kinds whose shape changed since version 1
+# render.py imports JSON_VERSION and require_profile from here until it imports rgt.platform
 
 
 def open_index(kb: str | Path | None = None) -> Index:
@@ -25,19 +30,9 @@ def open_index(kb: str | Path | None = None) -> Index:
     return Index.open(root)
 
 
-def _shaped(kind: str, **body: Any) -> dict:
-    return {"version": JSON_VERSION, "kind": kind, **body}
-
-
-def require_profile(index: Index, slug: str, variant: str | None = None) -> Profile:
-    profile = index.profile(slug)
-    if profile is None:
-        known = ", ".join(p.slug for p in index.profiles())
-        raise UsageError(f"unknown platform `{slug}`", hint=f"known platforms: {known}")
-    if variant and variant not in profile.variant_names():
-        raise UsageError(f"platform `{slug}` has no variant `{variant}`",
-                         hint=f"variants: {', '.join(profile.variant_names())}")
-    return profile
+def _shaped(kind: str, body: dict | None = None, **fields: Any) -> dict:
+    body = {k: v for k, v in {**(body or {}), **fields}.items() if k not in ("version", "kind")}
+    return {"version": VERSIONS.get(kind, JSON_VERSION), "kind": kind, **body}  # render.py's own number is dropped
 
 
 def observable():
@@ -153,3 +148,47 @@ def run_enders(f: dict) -> list[str]:
     if f.get("auto_release_h"):
         out.append(f"stopped box deleted after {f['auto_release_h']:g} h")
     return out
+
+
+def plan(index: Index, platform: str, hours: float, variant: str | None = None, spot: bool = False,
+         checkpoint_cost_s: float | None = None, mtbf_h: float | None = None, disk_gb: float | None = None,
+         rental_left_h: float | None = None) -> dict:
+    from .plan import JobPlan, preflight
+
+    profile = require_profile(index, platform, variant)
+    chosen = choose_variant(profile, variant)
+    job = JobPlan(hours, spot, checkpoint_cost_s, mtbf_h, disk_gb, rental_left_h)
+    return _shaped("plan", preflight(index, profile, chosen, job))
+
+
+def render(index: Index, platform: str, job_path: str | Path, out: str | Path, variant: str | None = None,
+           force: bool = False) -> dict:
+    from .render import render_job  # it chooses the variant with platform.choose_variant's rule
+
+    return _shaped("render", render_job(index, platform, variant, job_path, out, force=force))
+
+
+def diagnose(index: Index, text: str, *, platform: str | None = None, variant: str | None = None,
+             hosts: Sequence[str] = (), hosts_file: str | None = None, local: bool = False,
+             captures: Sequence[str] = (), save_capture: str | None = None, force: bool = False,
+             workdir: str | None = None, pid: int | None = None, match: str | None = None,
+             accept_new_host_key: bool = False, connect_timeout: float = 15.0, ssh_config: str | None = None,
+             limit: int = 8) -> dict:
+    """Everything the request names is checked before a box is reached; a host that cannot be
+    probed is reported in hosts[].error, and only when none can is it an error."""
+    from .diagnose import targets
+    from .diagnose.diagnosis import diagnose as run
+    from .diagnose.run import Selector
+
+    if variant and not platform:
+        raise UsageError("--variant needs --platform", hint="e.g. --platform paperspace --variant core")
+    profile = require_profile(index, platform, variant) if platform else None
+    transports = targets.transports(hosts, hosts_file, local, captures, accept_new_host_key=accept_new_host_key,
+                                    connect_timeout=connect_timeout, ssh_config=ssh_config)
+    if save_capture:
+        targets.check_capture_target(save_capture, [t.host for t in transports], force)
+    if not text.strip():
+        raise UsageError("no text to diagnose", hint='describe the failure, e.g. rgt diagnose "run vanished at 6h"')
+    result = run(index, text, profile=profile, variant=variant, transports=transports, workdir=workdir,
+                 save_capture=save_capture, limit=limit, selector=Selector(pid=pid, match=match, workdir=workdir))
+    return _shaped("diagnose", result)

@@ -155,7 +155,7 @@ def preflight(index: Index, profile: Profile, variant: str | None, job: JobPlan)
                 or "clock" in g.tags or "billing" in g.tags:
             related.append({"id": g.id, "title": g.title})
     return {
-        "version": 1, "kind": "plan", "platform": profile.slug, "variant": variant, "hours": job.hours,
+        "platform": profile.slug, "variant": variant, "hours": job.hours,
         "spot": job.spot, "ends_run": [c for c in the_clocks if c["ends_run"]], "clocks": the_clocks,
         "stop": stop, "billing": billing,
         "checkpoint": {"interval_s": int(interval), "interval_min": round(interval / 60, 1),

@@ -445,7 +445,7 @@ def diagnose(index: Index, text: str, *, profile: Profile | None = None, variant
                   scoped=profile is not None, pasted=pasted)
     no_match = not any(r.fits for r in ranked)
     result: dict[str, Any] = {
-        "version": 2, "kind": "diagnose", "query": text, "platform": profile.slug if profile else None,
+        "query": text, "platform": profile.slug if profile else None,
         "variant": variant, "platform_named": named.slug if named else None,
         "entities": {k: v for k, v in said.items() if v not in (None, False)},
         "no_match": no_match, "candidates": [], "hosts": [],

@@ -17,6 +17,7 @@ import socket
 import subprocess
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Protocol
 
 from ..errors import RemoteError, RgtError, UsageError
 
@@ -29,6 +30,16 @@ class CommandResult:
     stdout: str
     stderr: str
     command: str
+
+
+class Transport(Protocol):
+    """What diagnose needs of a way to reach a box: run one script, say which host, let go."""
+    name: str
+    host: str
+
+    def run(self, script: str, timeout: float) -> CommandResult: ...
+
+    def close(self) -> None: ...
 
 
 class LocalTransport:
