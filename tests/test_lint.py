@@ -253,3 +253,22 @@ def test_the_knowledge_layer_does_not_import_diagnose():
                 assert "diagnose" not in target, f"{path.name} imports {target}"
                 if path.name == "index.py":  # indexing refuses on any finding; it needs no lint registry
                     assert node.module not in ("lint", "codes"), "index.py imports lint"
+
+
+@pytest.mark.parametrize("word", ["yes", "on", "no", "off"])
+def test_frontmatter_reads_yaml_as_rgt_blocks_do(word, tmp_path):
+    """One dialect (YAML 1.2): `yes` and `on` are words, never booleans, so a boolean key written
+    with one is refused at its line, as it would be in an rgt block or the job spec."""
+    root = kb_with(tmp_path, CLEAN / "profiles" / "sample.md", "profiles/sample.md")
+    page = root / "profiles" / "sample.md"
+    text = page.read_text().replace("spot_available: false", f"spot_available: {word}")
+    page.write_text(text)
+    line = text.splitlines().index(f"spot_available: {word}") + 1
+    findings = lint(load_kb(root))
+    assert [(f.code, f.line) for f in findings] == [("FM002", line)], [str(f) for f in findings]
+    assert "expected true or false" in findings[0].message
+
+
+def test_frontmatter_handler_is_the_rgt_block_loader():
+    from rgt.kb import yaml12
+    assert yaml12.Handler().load("a: on\nb: yes\nc: 0o17\n") == {"a": "on", "b": "yes", "c": 15}

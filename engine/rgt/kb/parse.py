@@ -7,13 +7,9 @@ import shlex
 from pathlib import Path
 from typing import Any
 
-import frontmatter
 from markdown_it import MarkdownIt
-from ruamel.yaml import YAML
-from ruamel.yaml.error import MarkedYAMLError
-from ruamel.yaml.reader import ReaderError
 
-from . import codes, schema
+from . import codes, schema, yaml12
 from .model import Finding, Gotcha, KnowledgeBase, Override, Page, Probe, Profile
 from .paths import source_files
 
@@ -56,12 +52,10 @@ class _Doc:
 
     def _load_frontmatter(self, text: str) -> dict | None:
         try:
-            meta = frontmatter.YAMLHandler().load(text)
-        except Exception as e:  # PyYAML's errors carry a mark with the line
-            mark = getattr(e, "problem_mark", None)
-            line = 2 + (mark.line if mark else 0)
-            problem = getattr(e, "problem", None) or str(e).splitlines()[0]
-            self.find(line, codes.FM001, f"frontmatter is not valid YAML: {problem}")
+            meta = yaml12.Handler().load(text)
+        except yaml12.ERRORS as e:
+            line, problem = yaml12.error_line(e, text)
+            self.find(2 + line, codes.FM001, f"frontmatter is not valid YAML: {problem}")
             return None
         if not isinstance(meta, dict):
             self.find(1, codes.FM001, "frontmatter must be a YAML mapping of keys")
@@ -314,15 +308,11 @@ def _parse_gotcha(doc: _Doc, heading: dict, body: list[dict], gid: str, title: s
 
 def _load_yaml(doc: _Doc, fence: dict, owner: str) -> dict | None:
     try:
-        data = YAML(typ="safe", pure=True).load(fence["text"])
-    except MarkedYAMLError as e:
-        line = fence["line"] + 1 + (e.problem_mark.line if e.problem_mark else 0)
-        doc.find(line, codes.GOT004, f"{owner}: rgt block is not valid YAML: {e.problem}")
-        return None
-    except ReaderError as e:  # a character YAML forbids (C0/C1 controls): it carries an offset, not a mark
-        line = fence["line"] + 1 + fence["text"].count("\n", 0, e.position)
-        doc.find(line, codes.GOT004, f"{owner}: rgt block holds a character YAML does not allow "
-                                 f"(U+{e.character:04X}); delete it or write it as an escape")
+        data = yaml12.load(fence["text"])
+    except yaml12.ERRORS as e:
+        line, problem = yaml12.error_line(e, fence["text"])
+        what = problem if isinstance(e, yaml12.ReaderError) else f"is not valid YAML: {problem}"
+        doc.find(fence["line"] + 1 + line, codes.GOT004, f"{owner}: rgt block {what}")
         return None
     if not isinstance(data, dict):
         doc.find(fence["line"], codes.GOT004, f"{owner}: rgt block must be a YAML mapping")
