@@ -102,7 +102,8 @@ def search(index: Index, text: str, limit: int = 10) -> dict:
         raise UsageError("search text is empty", hint='say what happened, e.g. rgt search "run vanished at 6h"')
     hits = []
     for gid, score in index.search(text, limit=limit):
-        g = index.gotcha(gid)
+        if (g := index.gotcha(gid)) is None:
+            continue
         hits.append({"id": gid, "title": g.title, "platform": g.platform, "score": round(score, 3),
                      "location": f"{g.file}:{g.line}"})
     return _shaped("search", query=text, results=hits)

@@ -6,9 +6,9 @@ A user's mistake comes back as a tool error (`isError: true`) whose text ends in
 """
 from __future__ import annotations
 
-from typing import Any, Callable
-
 import json
+from collections.abc import Callable
+from typing import Any
 
 from . import api
 from .errors import RgtError

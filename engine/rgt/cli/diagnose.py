@@ -1,6 +1,8 @@
 """`rgt diagnose`: ranked causes of a failure, confirmed or ruled out with evidence from the box."""
 from __future__ import annotations
 
+import sys
+
 import click
 
 from .. import api
@@ -38,7 +40,8 @@ def diagnose(text, platform, variant, hosts, hosts_file, local, captures, save_c
 
     TEXT may hold pasted log lines (`dmesg | tail`); `-` reads it from standard input."""
     # pasted logs hold stray bytes (a cut multibyte character, a terminal escape): keep the rest
-    said = click.get_binary_stream("stdin").read().decode("utf-8", "replace") if text == ("-",) else " ".join(text)
+    # (sys.stdin.buffer: click.get_binary_stream is deprecated since click 8.5)
+    said = sys.stdin.buffer.read().decode("utf-8", "replace") if text == ("-",) else " ".join(text)
     result = api.diagnose(index(kb), said, platform=platform, variant=variant, hosts=hosts, hosts_file=hosts_file,
                           local=local, captures=captures, save_capture=save_capture, force=force, workdir=workdir,
                           pid=pid, match=match, accept_new_host_key=accept_new_host_key,

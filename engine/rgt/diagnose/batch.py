@@ -78,12 +78,12 @@ def budget(probes: list[Probe], lane_count: int = LANES) -> float:
 
 def split(stdout: str) -> dict[str, ProbeOutput]:
     outputs: dict[str, ProbeOutput] = {}
-    current, buf = None, []
+    current, buf = None, []  # type: tuple[str | None, list[str]]
     for line in stdout.splitlines():
         m = _MARK.match(line)
         if m and m.group(1) == "BEGIN":
             current, buf = m.group(2), []
-        elif m and m.group(1) == "END" and m.group(2) == current:
+        elif m and current is not None and m.group(1) == "END" and m.group(2) == current:
             text = "\n".join(buf[:-1] if buf and buf[-1] == "" else buf)
             outputs[current] = ProbeOutput(current, text.strip("\n"), int(m.group(3)))
             current = None

@@ -12,7 +12,7 @@ from pathlib import Path
 from .. import rules
 from . import codes, readonly, schema
 from .codes import CODES
-from .model import Finding, KnowledgeBase
+from .model import Finding, KnowledgeBase, Profile
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,8 @@ def _check_links(kb: KnowledgeBase) -> list[Finding]:
 
 def _check_called(kb: KnowledgeBase) -> list[Finding]:
     """A name users write must point to one platform, or diagnose could not tell which they mean."""
-    out, owner = [], {}
+    out: list[Finding] = []
+    owner: dict[str, Profile] = {}
     for profile in sorted(kb.profiles.values(), key=lambda p: p.file):
         for name in profile.called:
             first = owner.setdefault(name, profile)

@@ -79,17 +79,18 @@ class _Doc:
         """Headings, paragraphs and fences in order, each with its file line and extent."""
         out, toks = [], self.tokens
         for i, tok in enumerate(toks):
+            span = {"start": tok.map[0], "end": tok.map[1]} if tok.map else {"start": 0, "end": 0}
             if tok.type == "heading_open":
                 out.append({"type": tok.tag, "text": toks[i + 1].content.strip(), "line": self.line_of(tok),
-                            "start": tok.map[0], "end": tok.map[1]})
+                            **span})
             elif tok.type == "paragraph_open" and tok.level == 0:
                 out.append({"type": "p", "text": toks[i + 1].content, "line": self.line_of(tok),
-                            "start": tok.map[0], "end": tok.map[1]})
+                            **span})
             elif tok.type == "fence" and tok.level == 0:
                 out.append({"type": "fence", "info": tok.info.strip(), "text": tok.content,
-                            "line": self.line_of(tok), "start": tok.map[0], "end": tok.map[1]})
+                            "line": self.line_of(tok), **span})
             elif tok.type in ("bullet_list_open", "ordered_list_open", "table_open", "blockquote_open") and tok.level == 0:
-                out.append({"type": "other", "text": "", "line": self.line_of(tok), "start": tok.map[0], "end": tok.map[1]})
+                out.append({"type": "other", "text": "", "line": self.line_of(tok), **span})
         return out
 
     def links(self) -> list[tuple[str, int]]:
@@ -263,7 +264,7 @@ def _parse_gotchas(kb: KnowledgeBase, doc: _Doc, blocks: list[dict], platform: s
                 doc.find(heading["line"], codes.GOT001, f"gotcha heading `{heading['text']}` is not `<ID> — <title>` with a known prefix")
             continue
         gotcha = _parse_gotcha(doc, heading, body, m.group("id"), m.group("title").strip(), platform)
-        prefix = schema.ID_RE.fullmatch(gotcha.id).group(1)
+        prefix = schema.prefix_of(gotcha.id)
         if prefixes is not None and prefix not in prefixes:
             doc.find(heading["line"], codes.GOT006, f"{gotcha.id}: prefix `{prefix}` is not one of this profile's prefixes {prefixes}")
         if gotcha.id in kb.gotchas:
@@ -388,7 +389,7 @@ def _parse_overrides(doc: _Doc, body: list[dict], profile: Profile) -> dict[str,
                 continue
             om = _OVERRIDE_RE.match(raw.strip())
             parsed = _override_value(om.group("rest")) if om else None
-            if parsed is None:
+            if om is None or parsed is None:
                 doc.find(line, codes.OVR003, f"`{raw.strip()}` is not `KEY=value  # why` (quote values with spaces)")
                 continue
             key = om.group("key")
