@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh Debian/Ubuntu machine: installs what the tests use (a real
 # OpenSSH server, shellcheck, rclone for the remote durable target, Python packages in .venv),
-# then runs pytest.
+# then the static checks (ruff, mypy; configured in pyproject.toml) and pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,4 +21,6 @@ fi
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e '.[test]'
+.venv/bin/ruff check engine
+.venv/bin/mypy  # files and settings come from pyproject.toml
 exec .venv/bin/python -m pytest -p no:cacheprovider "$@"

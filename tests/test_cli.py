@@ -86,7 +86,7 @@ def test_broken_user_kb_names_file_and_line_and_what_to_do(capsys, kb):
     r = run(capsys, "search", "anything", "--kb", str(kb))
     assert r.code == 2
     assert r.err.strip() == (f"rgt: {kb.resolve()}/profiles/sample.md:5: FM001 frontmatter is not valid YAML: "
-                             f"did not find expected ',' or ']' (run `rgt lint --kb {kb.resolve()}` to see all 1 problem(s))")
+                             f"expected ',' or ']', but got ':' (run `rgt lint --kb {kb.resolve()}` to see all 1 problem(s))")
 
 
 def test_missing_kb_dir_is_a_usage_error(capsys, tmp_path):

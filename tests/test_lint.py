@@ -7,10 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from rgt.kb.lint import CODES, lint
+from rgt.api import observable
+from rgt.kb.codes import CODES
+from rgt.kb.lint import lint as lint_kb
 from rgt.kb.parse import load_kb
 
 from helpers import run
+
+
+def lint(kb):
+    return lint_kb(kb, observable())
 
 SAMPLES = Path(__file__).parent / "fixtures" / "lint"
 CLEAN = SAMPLES / "clean"
@@ -218,3 +224,51 @@ def test_a_kb_that_is_a_symlink_loop_is_one_clear_line(capsys, tmp_path):
     r = run(capsys, "search", "reboot", "--kb", str(loop))
     assert r.code == 2 and len(r.err.strip().splitlines()) == 1, r.err
     assert "symlink that loops" in r.err, r.err
+
+
+def test_every_code_says_why_and_how_to_fix():
+    from rgt.kb import codes
+    for name, code in codes.CODES.items():
+        assert getattr(codes, name) == name
+        assert code.text and code.why and code.fix, name
+
+
+def test_codes_are_named_by_constant_not_by_string():
+    import re
+    from pathlib import Path
+    import rgt.kb
+    for module in ("parse.py", "lint.py", "index.py"):
+        text = (Path(rgt.kb.__file__).parent / module).read_text()
+        assert not re.findall(r"""["'][A-Z]{2,3}\d{3}["']""", text), module
+
+
+def test_the_knowledge_layer_does_not_import_diagnose():
+    import ast
+    from pathlib import Path
+    import rgt.kb
+    for path in Path(rgt.kb.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                target = "." * node.level + (node.module or "")
+                assert "diagnose" not in target, f"{path.name} imports {target}"
+                if path.name == "index.py":  # indexing refuses on any finding; it needs no lint registry
+                    assert node.module not in ("lint", "codes"), "index.py imports lint"
+
+
+@pytest.mark.parametrize("word", ["yes", "on", "no", "off"])
+def test_frontmatter_reads_yaml_as_rgt_blocks_do(word, tmp_path):
+    """One dialect (YAML 1.2): `yes` and `on` are words, never booleans, so a boolean key written
+    with one is refused at its line, as it would be in an rgt block or the job spec."""
+    root = kb_with(tmp_path, CLEAN / "profiles" / "sample.md", "profiles/sample.md")
+    page = root / "profiles" / "sample.md"
+    text = page.read_text().replace("spot_available: false", f"spot_available: {word}")
+    page.write_text(text)
+    line = text.splitlines().index(f"spot_available: {word}") + 1
+    findings = lint(load_kb(root))
+    assert [(f.code, f.line) for f in findings] == [("FM002", line)], [str(f) for f in findings]
+    assert "expected true or false" in findings[0].message
+
+
+def test_frontmatter_handler_is_the_rgt_block_loader():
+    from rgt.kb import yaml12
+    assert yaml12.Handler().load("a: on\nb: yes\nc: 0o17\n") == {"a": "on", "b": "yes", "c": 15}

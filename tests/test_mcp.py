@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 
 from rgt.cli import cli
 from rgt.mcp_server import TOOLS, server
@@ -37,9 +38,68 @@ def test_show_tool_returns_what_the_cli_prints(capsys):
     assert call("rgt_show", node_id="PS2") == run(capsys, "show", "PS2", "--json").json()
 
 
-def test_diagnose_tool_returns_what_the_cli_prints(capsys):
-    cli_json = run(capsys, "diagnose", "run vanished at 6h", "--platform", "paperspace", "--json").json()
-    assert call("rgt_diagnose", text="run vanished at 6h", platform="paperspace") == cli_json
+CLEAN_KB = str(Path(__file__).parent / "fixtures" / "lint" / "clean")
+BROKEN_KB = Path(__file__).parent / "fixtures" / "lint" / "LNK001.md"
+
+# tool -> requests, each as (the tool's arguments, the same request on the command line).
+# A tool missing here fails the parity test: every tool answers as its command does.
+PARITY: dict[str, list[tuple[dict, list[str]]]] = {
+    "rgt_platforms": [({}, ["platforms"])],
+    "rgt_show": [({"node_id": "PS2"}, ["show", "PS2"]), ({"node_id": "uptime"}, ["show", "uptime"]),
+                 ({"node_id": "paperspace"}, ["show", "paperspace"]), ({"node_id": "U999"}, ["show", "U999"])],
+    "rgt_search": [({"text": "run vanished at 6h", "limit": 3}, ["search", "run vanished at 6h", "--limit", "3"])],
+    "rgt_facts": [({"platform": "paperspace", "variant": "core"}, ["facts", "paperspace", "--variant", "core"]),
+                  ({"platform": "nowhere"}, ["facts", "nowhere"])],
+    "rgt_compare": [({"platforms": ["vastai", "paperspace:core"]}, ["compare", "vastai", "paperspace:core"])],
+    "rgt_plan": [({"platform": "vastai", "hours": 20}, ["plan", "-p", "vastai", "--hours", "20"]),
+                 ({"platform": "paperspace", "variant": "gradient", "hours": 20},
+                  ["plan", "-p", "paperspace", "--variant", "gradient", "--hours", "20"]),
+                 ({"platform": "paperspace", "hours": 20}, ["plan", "-p", "paperspace", "--hours", "20"])],
+    "rgt_diagnose": [({"text": "run vanished at 6h", "platform": "paperspace"},
+                      ["diagnose", "run vanished at 6h", "--platform", "paperspace"]),
+                     ({"text": "run vanished at 6h", "variant": "core"}, ["diagnose", "run vanished at 6h", "--variant", "core"]),
+                     ({"text": "run vanished at 6h", "platform": "paperspace", "capture": "{capture}"},
+                      ["diagnose", "run vanished at 6h", "--platform", "paperspace", "--capture", "{capture}"])],
+    "rgt_lint": [({"kb": CLEAN_KB}, ["lint", "--kb", CLEAN_KB]), ({"kb": "{broken}"}, ["lint", "--kb", "{broken}"])],
+}
+
+
+def _tool_answer(name: str, args: dict) -> tuple[int, object]:
+    """(exit code, JSON) as an agent sees it: an error is its one line and the exit it stands for."""
+    from mcp.server.mcpserver.exceptions import ToolError
+    try:
+        return 0, call(name, **args)
+    except ToolError as e:
+        body = json.loads(str(e).partition(": ")[2])
+        return body["exit_code"], body["error"]
+
+
+def _cli_answer(capsys, argv: list[str]) -> tuple[int, object]:
+    r = run(capsys, *argv, "--json")
+    if r.code >= 2:
+        assert r.out == "" and r.err.startswith("rgt: "), r
+        return r.code, r.err.strip().removeprefix("rgt: ")
+    return 0, r.json()  # exit 1 (findings) carries the same JSON as exit 0
+
+
+def test_every_tool_returns_what_its_command_prints(capsys, tmp_path):
+    import shutil
+    from test_diagnose import PROBES, capture
+    assert set(PARITY) == set(TOOLS), "every tool needs a parity case"
+    broken = tmp_path / "broken"
+    shutil.copytree(CLEAN_KB, broken)
+    shutil.copy(BROKEN_KB, broken / "profiles" / "sample.md")
+    cap = capture(tmp_path / "cap.json", {"kernel_log": (PROBES / "kernel_log--memcg-oom_python3_this-machine.out").read_text()})
+    fill = {"{capture}": str(cap), "{broken}": str(broken)}
+
+    def filled(v):
+        return fill.get(v, v) if isinstance(v, str) else v
+    for name, cases in PARITY.items():
+        for args, argv in cases:
+            args = {k: filled(v) for k, v in args.items()}
+            tool, cli = _tool_answer(name, args), _cli_answer(capsys, [filled(a) for a in argv])
+            assert tool == cli, (name, args)
+            assert tool[0] or tool[1]["version"] >= 1, (name, args)
 
 
 def _over_stdio(*calls: tuple[str, dict], args: tuple[str, ...] = ()) -> list:

@@ -45,7 +45,8 @@ def test_checkpoint_interval_is_capped_by_a_known_clock(capsys):
 
 def test_plan_needs_a_variant_where_the_platform_has_several(capsys):
     r = run(capsys, "plan", "--platform", "paperspace", "--hours", "5")
-    assert r.code == 2 and r.err.strip() == "rgt: paperspace has variants; say which (--variant gradient or core)"
+    assert r.code == 2 and r.err.strip() == ("rgt: platform `paperspace` has several variants; pick one with --variant "
+                                             "(variants: gradient, core)")
 
 
 def test_a_host_set_rental_end_is_asked_for_then_checked(capsys):

@@ -93,11 +93,12 @@ def test_connection_dropped_mid_probe(capsys, sshd_server, tmp_path, repo):
     before = set(sshd_server.session_pids())
 
     def cut():
+        """Kill the session once the slow probe is running in it: a cut before the batch starts
+        would test a refused exec, not a connection dropped mid-probe."""
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             new = set(sshd_server.session_pids()) - before
-            if new:
-                time.sleep(0.8)  # let the batch start
+            if new and any(_runs_below(pid, ["sleep", "5"]) for pid in new):
                 for pid in new:
                     subprocess.run(["kill", "-9", str(pid)])
                 return
@@ -109,6 +110,29 @@ def test_connection_dropped_mid_probe(capsys, sshd_server, tmp_path, repo):
             "--host", "rgt-box", "--ssh-config", str(sshd_server.config))
     killer.join()
     one_line_exit_3(r, "connection dropped while the probes ran")
+
+
+def _runs_below(ancestor: int, argv: list[str]) -> bool:
+    """Whether a process with this argv is running in the process tree under `ancestor`."""
+    parent, cmd = {}, {}
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            stat = (d / "stat").read_text()
+            parent[int(d.name)] = int(stat.rpartition(")")[2].split()[1])
+            cmd[int(d.name)] = (d / "cmdline").read_bytes().rstrip(b"\0").split(b"\0")
+        except (OSError, ValueError, IndexError):
+            continue  # it exited while we looked
+    want = [a.encode() for a in argv]
+    for pid, args in cmd.items():
+        if args == want:
+            p = pid
+            while p in parent and p > 1:
+                p = parent[p]
+                if p == ancestor:
+                    return True
+    return False
 
 
 def sessions_left_behind(server, before: set[int], grace: float = 5.0) -> set[int]:

@@ -1,17 +1,22 @@
-"""The functions behind every command. The CLI and the MCP server are thin layers over these and
-return the same JSON-ready dicts; each carries `version`, bumped when its shape changes."""
+"""The functions behind every command: the only way in. The CLI and the MCP server parse their
+arguments, call one of these, and print or return the same JSON-ready dict. Each dict carries
+`kind` and `version`, set here and bumped in VERSIONS when that kind's shape changes."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from .errors import UsageError
 from .kb import schema
 from .kb.index import Index
-from .kb.model import Gotcha, Profile
+from .kb.model import Gotcha
 from .kb.paths import bundled_kb
+from .platform import choose_variant, require_profile
 
 JSON_VERSION = 1
+VERSIONS = {"diagnose": 2}  # kinds whose shape changed since version 1
+# render.py imports JSON_VERSION and require_profile from here until it imports rgt.platform
 
 
 def open_index(kb: str | Path | None = None) -> Index:
@@ -25,32 +30,37 @@ def open_index(kb: str | Path | None = None) -> Index:
     return Index.open(root)
 
 
-def _shaped(kind: str, **body: Any) -> dict:
-    return {"version": JSON_VERSION, "kind": kind, **body}
+def _shaped(kind: str, body: dict | None = None, **fields: Any) -> dict:
+    body = {k: v for k, v in {**(body or {}), **fields}.items() if k not in ("version", "kind")}
+    return {"version": VERSIONS.get(kind, JSON_VERSION), "kind": kind, **body}  # render.py's own number is dropped
 
 
-def require_profile(index: Index, slug: str, variant: str | None = None) -> Profile:
-    profile = index.profile(slug)
-    if profile is None:
-        known = ", ".join(p.slug for p in index.profiles())
-        raise UsageError(f"unknown platform `{slug}`", hint=f"known platforms: {known}")
-    if variant and variant not in profile.variant_names():
-        raise UsageError(f"platform `{slug}` has no variant `{variant}`",
-                         hint=f"variants: {', '.join(profile.variant_names())}")
-    return profile
+def observable():
+    """What diagnose's parsers and run identification can observe, for lint's rule checks."""
+    from .diagnose import parsers, run
+    from .kb.lint import Observable
+
+    by_parser = {}
+    for name in parsers.names():
+        try:
+            by_parser[name] = frozenset(parsers.get(name).OBSERVES)
+        except (ImportError, AttributeError):
+            by_parser[name] = frozenset()  # a parser module not written yet provides nothing
+    return Observable(by_parser, frozenset(run.OBSERVES), frozenset(run.PROBES))
 
 
 def lint(kb: str | Path | None = None) -> tuple[dict, bool]:
-    """Lint findings as JSON, and whether any is an error."""
+    """Lint findings as JSON, and whether there are any (every code is an error)."""
     from .kb import lint as kb_lint  # the parser's imports are paid only by commands that parse
     from .kb.parse import load_kb
 
     root = Path(kb) if kb else bundled_kb()
     if not (root / "profiles").is_dir():
         raise UsageError(f"{root} has no profiles/ directory", hint="pass --kb DIR pointing at a knowledge-base root")
-    findings = [{"file": f.file, "line": f.line, "code": f.code, "severity": kb_lint.CODES[f.code].severity,
-                 "message": f.message} for f in kb_lint.lint(load_kb(root))]
-    return _shaped("lint", root=str(root), findings=findings), any(f["severity"] == "error" for f in findings)
+    # `severity` stays in the shape for readers of version 1; every code is an error
+    findings = [{"file": f.file, "line": f.line, "code": f.code, "severity": "error", "message": f.message}
+                for f in kb_lint.lint(load_kb(root), observable())]
+    return _shaped("lint", root=str(root), findings=findings), bool(findings)
 
 
 def platforms(index: Index) -> dict:
@@ -92,7 +102,8 @@ def search(index: Index, text: str, limit: int = 10) -> dict:
         raise UsageError("search text is empty", hint='say what happened, e.g. rgt search "run vanished at 6h"')
     hits = []
     for gid, score in index.search(text, limit=limit):
-        g = index.gotcha(gid)
+        if (g := index.gotcha(gid)) is None:
+            continue
         hits.append({"id": gid, "title": g.title, "platform": g.platform, "score": round(score, 3),
                      "location": f"{g.file}:{g.line}"})
     return _shaped("search", query=text, results=hits)
@@ -138,3 +149,47 @@ def run_enders(f: dict) -> list[str]:
     if f.get("auto_release_h"):
         out.append(f"stopped box deleted after {f['auto_release_h']:g} h")
     return out
+
+
+def plan(index: Index, platform: str, hours: float, variant: str | None = None, spot: bool = False,
+         checkpoint_cost_s: float | None = None, mtbf_h: float | None = None, disk_gb: float | None = None,
+         rental_left_h: float | None = None) -> dict:
+    from .plan import JobPlan, preflight
+
+    profile = require_profile(index, platform, variant)
+    chosen = choose_variant(profile, variant)
+    job = JobPlan(hours, spot, checkpoint_cost_s, mtbf_h, disk_gb, rental_left_h)
+    return _shaped("plan", preflight(index, profile, chosen, job))
+
+
+def render(index: Index, platform: str, job_path: str | Path, out: str | Path, variant: str | None = None,
+           force: bool = False) -> dict:
+    from .render import render_job  # it chooses the variant with platform.choose_variant's rule
+
+    return _shaped("render", render_job(index, platform, variant, job_path, out, force=force))
+
+
+def diagnose(index: Index, text: str, *, platform: str | None = None, variant: str | None = None,
+             hosts: Sequence[str] = (), hosts_file: str | None = None, local: bool = False,
+             captures: Sequence[str] = (), save_capture: str | None = None, force: bool = False,
+             workdir: str | None = None, pid: int | None = None, match: str | None = None,
+             accept_new_host_key: bool = False, connect_timeout: float = 15.0, ssh_config: str | None = None,
+             limit: int = 8) -> dict:
+    """Everything the request names is checked before a box is reached; a host that cannot be
+    probed is reported in hosts[].error, and only when none can is it an error."""
+    from .diagnose import targets
+    from .diagnose.diagnosis import diagnose as run
+    from .diagnose.run import Selector
+
+    if variant and not platform:
+        raise UsageError("--variant needs --platform", hint="e.g. --platform paperspace --variant core")
+    profile = require_profile(index, platform, variant) if platform else None
+    transports = targets.transports(hosts, hosts_file, local, captures, accept_new_host_key=accept_new_host_key,
+                                    connect_timeout=connect_timeout, ssh_config=ssh_config)
+    if save_capture:
+        targets.check_capture_target(save_capture, [t.host for t in transports], force)
+    if not text.strip():
+        raise UsageError("no text to diagnose", hint='describe the failure, e.g. rgt diagnose "run vanished at 6h"')
+    result = run(index, text, profile=profile, variant=variant, transports=transports, workdir=workdir,
+                 save_capture=save_capture, limit=limit, selector=Selector(pid=pid, match=match, workdir=workdir))
+    return _shaped("diagnose", result)

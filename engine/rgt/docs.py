@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import sys
+from functools import partial
 from pathlib import Path
 
 
@@ -35,8 +36,12 @@ BLOCKS = {"commands": command_table, "index-schema": index_schema, "exit-codes":
 def render(readme: str) -> str:
     for name, make in BLOCKS.items():
         pattern = re.compile(rf"(<!-- {name} -->\n).*?(\n<!-- /{name} -->)", re.S)
-        readme = pattern.sub(lambda m: m.group(1) + make() + m.group(2), readme)
+        readme = pattern.sub(partial(_between, make()), readme)
     return readme
+
+
+def _between(text: str, m: re.Match[str]) -> str:
+    return m.group(1) + text + m.group(2)
 
 
 if __name__ == "__main__":

@@ -6,9 +6,9 @@ A user's mistake comes back as a tool error (`isError: true`) whose text ends in
 """
 from __future__ import annotations
 
-from typing import Any, Callable
-
 import json
+from collections.abc import Callable
+from typing import Any
 
 from . import api
 from .errors import RgtError
@@ -60,38 +60,24 @@ def rgt_plan(platform: str, hours: float, variant: str | None = None, spot: bool
              checkpoint_cost_s: float | None = None, mtbf_h: float | None = None, disk_gb: float | None = None,
              rental_left_h: float | None = None, kb: str | None = None) -> dict[str, Any]:
     """Preflight before renting: which clock ends the job, what the stop verb destroys and bills, checkpoint cadence.
-    rental_left_h: hours until the rental's host-set end date, where the platform has one."""
-    from .plan import JobPlan, preflight
-
-    def go() -> dict:
-        index = _index(kb)
-        profile = api.require_profile(index, platform, variant)
-        return preflight(index, profile, variant, JobPlan(hours, spot, checkpoint_cost_s, mtbf_h, disk_gb, rental_left_h))
-    return _call(go)
+    A platform with several variants needs variant. rental_left_h: hours until the rental's host-set end date."""
+    return _call(lambda: api.plan(_index(kb), platform, hours, variant, spot, checkpoint_cost_s, mtbf_h, disk_gb,
+                                  rental_left_h))
 
 
 def rgt_diagnose(text: str, platform: str | None = None, variant: str | None = None,
                  hosts: list[str] | None = None, capture: str | None = None, workdir: str | None = None,
-                 pid: int | None = None, match: str | None = None, kb: str | None = None) -> dict[str, Any]:
+                 pid: int | None = None, match: str | None = None, limit: int = 8,
+                 kb: str | None = None) -> dict[str, Any]:
     """Rank the causes that fit a failure description (pasted log lines count as evidence); with
     hosts (ssh aliases, user@host[:port], or host lists such as gpu[01-08]) or a capture file, run
     read-only probes and mark each cause confirmed (the box proved it), ruled_out or possible, with
     evidence lines; a possible cause lists in `missing` what would decide it. The run is the process
     holding the GPU, or name it with pid, match (text in its command line) or workdir.
     A host that cannot be reached is reported in hosts[].error."""
-    from .diagnose import hosts as hostlist
-    from .diagnose import transport as tr
-    from .diagnose.diagnosis import diagnose
-    from .diagnose.run import Selector
-
-    def go() -> dict:
-        index = _index(kb)
-        profile = api.require_profile(index, platform, variant) if platform else None
-        transports = ([tr.CaptureTransport(capture)] if capture else
-                      [tr.SSHTransport(h) for h in hostlist.collect(hosts or [], None)])
-        return diagnose(index, text, profile=profile, variant=variant, transports=transports, workdir=workdir,
-                        selector=Selector(pid=pid, match=match, workdir=workdir))
-    return _call(go)
+    return _call(lambda: api.diagnose(_index(kb), text, platform=platform, variant=variant, hosts=hosts or (),
+                                      captures=[capture] if capture else (), workdir=workdir, pid=pid, match=match,
+                                      limit=limit))
 
 
 def rgt_lint(kb: str | None = None) -> dict[str, Any]:

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 
 from . import rules
 from .errors import UsageError
-from .numbers import out_of_range
 from .kb.index import Index
 from .kb.model import Profile
+from .numbers import out_of_range
 
 # Assumed when the user gives none; printed as assumptions, never hidden.
 DEFAULT_CHECKPOINT_COST_S = 60.0
@@ -61,7 +61,8 @@ def clocks(facts: dict, job: JobPlan) -> list[dict]:
     idle = facts.get("idle_timeout_h")
     if idle:
         out.append({"clock": "idle_timeout_h", "hours": idle, "ends_run": False, "can_raise": False,
-                    "says": f"the session ends after {idle:g} h without interaction; an unattended run needs a keep-alive the platform allows, or another platform"})
+                    "says": f"the session ends after {idle:g} h without interaction; "
+                            "an unattended run needs a keep-alive the platform allows, or another platform"})
     release = facts.get("auto_release_h")
     if release:
         out.append({"clock": "auto_release_h", "hours": release, "ends_run": False, "can_raise": False,
@@ -78,7 +79,8 @@ def clocks(facts: dict, job: JobPlan) -> list[dict]:
         grace = facts.get("spot_grace")
         if facts.get("spot_available"):
             out.append({"clock": "spot", "hours": None, "ends_run": False, "can_raise": False,
-                        "says": f"a spot run can be interrupted at any moment with {grace if grace is not None else 'unknown'} s of notice; checkpoint on the cadence below"})
+                        "says": f"a spot run can be interrupted at any moment with {grace if grace is not None else 'unknown'} s "
+                                "of notice; checkpoint on the cadence below"})
         else:
             out.append({"clock": "spot", "hours": None, "ends_run": False, "can_raise": False,
                         "says": "this platform has no spot tier; the job runs on demand"})
@@ -155,7 +157,7 @@ def preflight(index: Index, profile: Profile, variant: str | None, job: JobPlan)
                 or "clock" in g.tags or "billing" in g.tags:
             related.append({"id": g.id, "title": g.title})
     return {
-        "version": 1, "kind": "plan", "platform": profile.slug, "variant": variant, "hours": job.hours,
+        "platform": profile.slug, "variant": variant, "hours": job.hours,
         "spot": job.spot, "ends_run": [c for c in the_clocks if c["ends_run"]], "clocks": the_clocks,
         "stop": stop, "billing": billing,
         "checkpoint": {"interval_s": int(interval), "interval_min": round(interval / 60, 1),

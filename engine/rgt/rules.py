@@ -10,7 +10,7 @@ observation is enough.
 from __future__ import annotations
 
 import ast
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 CONFIRMED, RULED_OUT, POSSIBLE = "confirmed", "ruled_out", "possible"
@@ -27,7 +27,7 @@ class RuleSyntaxError(ValueError):
     pass
 
 
-@lru_cache(maxsize=None)
+@cache
 def parse(text: str) -> ast.Expression:
     try:
         tree = ast.parse(text.strip(), mode="eval")
@@ -40,7 +40,7 @@ def parse(text: str) -> ast.Expression:
     return tree
 
 
-@lru_cache(maxsize=None)
+@cache
 def symbols(text: str) -> frozenset[str]:
     """Every name an expression reads."""
     return frozenset(n.id for n in ast.walk(parse(text)) if isinstance(n, ast.Name))

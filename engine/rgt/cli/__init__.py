@@ -3,20 +3,21 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Any
 
 import click
 
 from ..errors import Exit, RgtError
-from . import diagnose, lint as lint_cmd, mcp, plan, query, render
+from . import diagnose, mcp, plan, query, render
+from . import lint as lint_cmd
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
 @click.version_option(package_name="rgt")
-@click.pass_context
-def cli(ctx: click.Context, debug: bool) -> None:
+def cli(debug: bool) -> None:
     """Executable knowledge for long GPU jobs on rented machines."""
-    ctx.obj = {"debug": debug}
+    # --debug is read by main() before click runs, so a traceback can escape any command
 
 
 # Command modules import their heavy dependencies (paramiko, jinja2) inside the command body,
@@ -55,10 +56,10 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(130)
     except OSError as e:
         if not _stdout_failed(e) or debug:
-            raise _internal(e, debug)
+            raise _internal(e, debug) from e
         sys.exit(Exit.REMOTE)
-    except Exception as e:
-        raise _internal(e, debug)
+    except Exception as e:  # whatever escaped is a bug in rgt: exit 4, one line
+        raise _internal(e, debug) from e
 
 
 def _stdout_failed(e: OSError) -> bool:
@@ -67,7 +68,7 @@ def _stdout_failed(e: OSError) -> bool:
     tb = e.__traceback__
     while tb and tb.tb_next:
         tb = tb.tb_next
-    stream = tb.tb_frame.f_locals.get("file") if tb else None  # every line goes out through click.echo
+    stream: Any = tb.tb_frame.f_locals.get("file") if tb else None  # every line goes out through click.echo
     try:
         if stream.fileno() != sys.stdout.fileno():
             return False

@@ -1,12 +1,12 @@
 """`rgt diagnose`: ranked causes of a failure, confirmed or ruled out with evidence from the box."""
 from __future__ import annotations
 
-from pathlib import Path
+import sys
 
 import click
 
 from .. import api
-from ..errors import Exit, RemoteError, UsageError
+from ..errors import Exit, RemoteError
 from .common import POSITIVE, emit, index, json_option, kb_option, text_file
 
 _MARK = {"confirmed": "CONFIRMED", "ruled_out": "ruled out", "possible": "possible"}
@@ -39,32 +39,13 @@ def diagnose(text, platform, variant, hosts, hosts_file, local, captures, save_c
     """Rank the gotchas that fit TEXT and, with --host/--local/--capture, decide them on the box.
 
     TEXT may hold pasted log lines (`dmesg | tail`); `-` reads it from standard input."""
-    from ..diagnose import hosts as hostlist
-    from ..diagnose import transport as tr
-    from ..diagnose.diagnosis import diagnose as run
-    from ..diagnose.run import Selector
-
-    idx = index(kb)
-    profile = api.require_profile(idx, platform, variant) if platform else None
-    if variant and not platform:
-        raise UsageError("--variant needs --platform", hint="e.g. --platform paperspace --variant core")
-    hosts = hostlist.collect(hosts, hosts_file)
-    if sum(bool(x) for x in (hosts, local, captures)) > 1:
-        raise UsageError("choose one of --host, --local or --capture")
-    if save_capture:
-        _check_capture_target(Path(save_capture), many=len(hosts) > 1)
-    transports = ([tr.CaptureTransport(c) for c in captures] if captures else [tr.LocalTransport()] if local else
-                  [tr.SSHTransport(h, accept_new_host_key=accept_new_host_key, connect_timeout=connect_timeout,
-                                   config_path=ssh_config) for h in hosts])
-    if save_capture and not force:
-        _refuse_capture_overwrite(save_capture, [t.host for t in transports])
     # pasted logs hold stray bytes (a cut multibyte character, a terminal escape): keep the rest
-    said = click.get_binary_stream("stdin").read().decode("utf-8", "replace") if text == ("-",) else " ".join(text)
-    if not said.strip():
-        raise UsageError("no text to diagnose", hint='describe the failure, e.g. rgt diagnose "run vanished at 6h"')
-    result = run(idx, said, profile=profile, variant=variant, transports=transports,
-                 workdir=workdir, save_capture=save_capture, limit=limit,
-                 selector=Selector(pid=pid, match=match, workdir=workdir))
+    # (sys.stdin.buffer: click.get_binary_stream is deprecated since click 8.5)
+    said = sys.stdin.buffer.read().decode("utf-8", "replace") if text == ("-",) else " ".join(text)
+    result = api.diagnose(index(kb), said, platform=platform, variant=variant, hosts=hosts, hosts_file=hosts_file,
+                          local=local, captures=captures, save_capture=save_capture, force=force, workdir=workdir,
+                          pid=pid, match=match, accept_new_host_key=accept_new_host_key,
+                          connect_timeout=connect_timeout, ssh_config=ssh_config, limit=limit)
     emit(result, as_json, _human)
     dead = [h for h in result["hosts"] if h.get("error")]
     if dead:  # the others' verdicts are printed above; the exit status still says a host failed
@@ -73,28 +54,6 @@ def diagnose(text, platform, variant, hosts, hosts_file, local, captures, save_c
                           hint="their reasons are in hosts[].error; verdicts above come from the others")
     if result["no_match"]:
         raise click.exceptions.Exit(Exit.FINDINGS)
-
-
-def _check_capture_target(target: Path, many: bool) -> None:
-    """Refuse before probing: a capture that cannot be written must not cost the diagnosis."""
-    if many:  # a directory of HOST.json, made if missing
-        where, bad = target, target.exists() and not target.is_dir()
-    else:
-        where, bad = target.parent, not target.parent.is_dir()
-    if bad:
-        raise UsageError(f"cannot write the capture: {where} is not a directory",
-                         hint="--save-capture FILE in an existing directory; with several hosts, a directory")
-
-
-def _refuse_capture_overwrite(target: str, hosts: list[str]) -> None:
-    """Before probing: an earlier capture is evidence too, and is never replaced silently."""
-    from ..diagnose.diagnosis import capture_path
-    from ..overwrite import refuse_overwrite
-
-    if len(hosts) > 1 and not Path(target).is_dir():
-        return  # a directory still to be made holds nothing to lose
-    for host in hosts:
-        refuse_overwrite(capture_path(target, host, len(hosts)))
 
 
 def _human(r: dict) -> None:

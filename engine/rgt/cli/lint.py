@@ -16,14 +16,12 @@ from .common import dumps, json_option, kb_option
 def lint(kb: str | None, as_json: bool) -> None:
     """Check the knowledge base: schema, sections, gotchas, IDs, links, rules and probes."""
     result, failed = api.lint(kb)
-    shown = _display(Path(result["root"]))
-    for f in result["findings"]:
-        f["file"] = str(shown / f["file"])
-    if as_json:
+    if as_json:  # files relative to root, as the MCP tool returns them
         click.echo(dumps(result))
     else:
+        shown = _display(Path(result["root"]))  # so an editor can open file:line from here
         for f in result["findings"]:
-            click.echo(f"{f['file']}:{f['line']}: {f['code']} {f['message']}")
+            click.echo(f"{shown / f['file']}:{f['line']}: {f['code']} {f['message']}")
         click.echo(f"{len(result['findings'])} finding(s) in {result['root']}", err=True)
     if failed:
         raise click.exceptions.Exit(Exit.FINDINGS)

@@ -5,7 +5,6 @@ import click
 
 from .. import api
 from ..errors import Exit
-from ..plan import JobPlan, preflight
 from .common import NON_NEGATIVE, POSITIVE, emit, index, json_option, kb_option
 
 
@@ -23,13 +22,9 @@ from .common import NON_NEGATIVE, POSITIVE, emit, index, json_option, kb_option
 def plan(platform, variant, hours, spot, checkpoint_cost_s, mtbf_h, disk_gb, rental_left_h, kb, as_json) -> None:
     """What will end this job, what a stop destroys and still bills, and the checkpoint cadence.
 
-    Exits 1 when a clock will end the run before it finishes and cannot be raised."""
-    idx = index(kb)
-    profile = api.require_profile(idx, platform, variant)
-    if variant is None and len(profile.variant_names()) > 1:
-        from ..errors import UsageError
-        raise UsageError(f"{platform} has variants; say which", hint=f"--variant {' or '.join(profile.variant_names())}")
-    result = preflight(idx, profile, variant, JobPlan(hours, spot, checkpoint_cost_s, mtbf_h, disk_gb, rental_left_h))
+    Exits 1 when a clock will end the run before it finishes and cannot be raised. A platform with
+    several variants needs --variant: their clocks and stop verbs differ."""
+    result = api.plan(index(kb), platform, hours, variant, spot, checkpoint_cost_s, mtbf_h, disk_gb, rental_left_h)
     emit(result, as_json, _human)
     if result["ends_run"]:
         raise click.exceptions.Exit(Exit.FINDINGS)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import click
 
+from .. import api
 from .common import emit, index, json_option, kb_option
 
 
@@ -30,8 +31,6 @@ def _next_steps(r: dict) -> list[str]:
 def render(platform: str, variant: str | None, job_path: str, out: str, force: bool, kb: str | None,
            as_json: bool) -> None:
     """Box scripts for a job: run_one.sh, run_queue.sh, and the platform's hook, sbatch or Job."""
-    from .. import render as render_mod
-
     def human(r: dict) -> None:
         click.echo(f"rendered for {r['platform']} ({r['variant']}):")
         for f in r["files"]:
@@ -39,7 +38,7 @@ def render(platform: str, variant: str | None, job_path: str, out: str, force: b
         for step in _next_steps(r):
             click.echo(f"next: {step}", err=True)
 
-    emit(render_mod.render_job(index(kb), platform, variant, job_path, out, force=force), as_json, human)
+    emit(api.render(index(kb), platform, job_path, out, variant, force), as_json, human)
 
 
 COMMANDS = [render]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import shlex
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,7 +65,8 @@ def _client() -> str:
     return f"{boot}:{os.getpid()}"
 
 
-def script(probes: list[Probe], workdir: str | None = None, lane_count: int = LANES, marks: list[str] = ()) -> str:
+def script(probes: list[Probe], workdir: str | None = None, lane_count: int = LANES,
+           marks: Sequence[str] = ()) -> str:
     """Each lane runs in a process substitution, so its output waits in a pipe of its own and is
     copied out whole, lane after lane: no interleaving and no temporary file on the box (whose
     disk may be the very thing that is full)."""
@@ -92,12 +94,12 @@ def budget(probes: list[Probe], lane_count: int = LANES) -> float:
 
 def split(stdout: str) -> dict[str, ProbeOutput]:
     outputs: dict[str, ProbeOutput] = {}
-    current, buf = None, []
+    current, buf = None, []  # type: tuple[str | None, list[str]]
     for line in stdout.splitlines():
         m = _MARK.match(line)
         if m and m.group(1) == "BEGIN":
             current, buf = m.group(2), []
-        elif m and m.group(1) == "END" and m.group(2) == current:
+        elif m and current is not None and m.group(1) == "END" and m.group(2) == current:
             text = "\n".join(buf[:-1] if buf and buf[-1] == "" else buf)
             outputs[current] = ProbeOutput(current, text.strip("\n"), int(m.group(3)))
             current = None

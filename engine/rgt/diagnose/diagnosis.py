@@ -16,6 +16,7 @@ candidate says what would decide it: the readings it lacks and the readings that
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,13 +24,14 @@ from typing import Any
 
 from .. import rules
 from ..errors import RemoteError, UsageError
-from ..kb import schema
 from ..kb import index as kb_index
+from ..kb import schema
 from ..kb.index import Index
 from ..kb.model import Gotcha, Probe, Profile
 from . import batch, entities, parsers
 from . import run as runs
 from .observation import Observation
+from .transport import Transport
 
 # A candidate fits what the user said when it accounts for most of it (FIT_SHARE of the text's
 # weight), or for a fair share (FIT_MIN_SHARE) that holds specific terms: a word used by one gotcha
@@ -84,7 +86,7 @@ def in_scope(g: Gotcha, profile: Profile) -> bool:
     """A platform's own gotchas, the universal ones, and shared family ones (CN) it claims."""
     if g.platform is not None:
         return g.platform == profile.slug
-    prefix = schema.ID_RE.fullmatch(g.id).group(1)
+    prefix = schema.prefix_of(g.id)
     return prefix in schema.UNIVERSAL_PREFIXES or prefix in profile.prefixes
 
 
@@ -142,7 +144,7 @@ def rank(index: Index, text: str, profile: Profile | None, said: dict[str, Any],
     terms = index.query_terms(text)
     for gid, score in index.search(query, limit=60):
         g = index.gotcha(gid)
-        if profile and scoped and not in_scope(g, profile):
+        if g is None or (profile and scoped and not in_scope(g, profile)):
             continue
         share, held = kb_index.coverage(terms, gid)
         score *= 0.25 + share  # bm25 rewards one rare word; weigh by how much of the text fits
@@ -180,14 +182,14 @@ def capture_path(target: str, host: str, hosts: int) -> Path:
     return Path(target) / (re.sub(r"[^A-Za-z0-9_.@-]", "_", host) + ".json")
 
 
-def probe_hosts(transports: list, probes: list[Probe], workdir: str | None,
+def probe_hosts(transports: list[Transport], probes: list[Probe], workdir: str | None,
                 save_capture: str | None = None, selector: runs.Selector | None = None,
-                marks: list[str] = ()) -> list[HostResult]:
+                marks: Sequence[str] = ()) -> list[HostResult]:
     selector = selector or runs.Selector(workdir=workdir)
     script, budget = batch.script(probes, workdir, marks=marks), batch.budget(probes)
     by_id = {p.id: p for p in probes}
 
-    def one(transport) -> HostResult:
+    def one(transport: Transport) -> HostResult:
         result = HostResult(transport.host)
         try:
             done = transport.run(script, budget)
@@ -211,7 +213,7 @@ def probe_hosts(transports: list, probes: list[Probe], workdir: str | None,
                 continue
             try:
                 parsed = parsers.get(probe.parser).parse(out.text)
-            except Exception as e:  # a parser bug must not hide the other probes' evidence
+            except Exception as e:  # noqa: BLE001 - a parser bug must not hide the other probes' evidence
                 result.probe_errors[pid] = f"parser {probe.parser} failed: {type(e).__name__}"
                 continue
             for name, obs in parsed.items():
@@ -301,7 +303,7 @@ class Context:
     fallbacks: dict[str, str] = field(default_factory=dict)  # probe id -> what the user can run instead
 
     @classmethod
-    def build(cls, index: Index, profile: Profile | None, variant: str | None, said: dict[str, Any]) -> "Context":
+    def build(cls, index: Index, profile: Profile | None, variant: str | None, said: dict[str, Any]) -> Context:
         ctx = cls(profile, variant, said)
         for p in index.probes():
             ctx.fallbacks[p.id] = p.fallback
@@ -459,7 +461,7 @@ def _why_absent(name: str, host: HostResult | None, ctx: Context) -> dict:
 
 
 def diagnose(index: Index, text: str, *, profile: Profile | None = None, variant: str | None = None,
-             transports: list | None = None, workdir: str | None = None, save_capture: str | None = None,
+             transports: list[Transport] | None = None, workdir: str | None = None, save_capture: str | None = None,
              limit: int = CANDIDATES, selector: runs.Selector | None = None) -> dict:
     said = entities.extract(text)
     profiles = index.profiles()
@@ -470,7 +472,7 @@ def diagnose(index: Index, text: str, *, profile: Profile | None = None, variant
                   scoped=profile is not None, pasted=pasted)
     no_match = not any(r.fits for r in ranked)
     result: dict[str, Any] = {
-        "version": 2, "kind": "diagnose", "query": text, "platform": profile.slug if profile else None,
+        "query": text, "platform": profile.slug if profile else None,
         "variant": variant, "platform_named": named.slug if named else None, "platform_recognised": None,
         "entities": {k: v for k, v in said.items() if v not in (None, False)},
         "no_match": no_match, "candidates": [], "hosts": [],

@@ -79,7 +79,7 @@ def _never(p: dict) -> bool:
 
 def _under(path: str | None, workdir: str) -> bool:
     root = workdir.rstrip("/") or "/"
-    return bool(path) and (path == root or path.startswith(root + "/"))
+    return path is not None and (path == root or path.startswith(root + "/"))
 
 
 def candidates(procs: list[dict], gpu_pids: set[int], sel: Selector) -> tuple[list[dict], str]:

@@ -17,6 +17,7 @@ import socket
 import subprocess
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Protocol
 
 from ..errors import RemoteError, RgtError, UsageError
 
@@ -29,6 +30,16 @@ class CommandResult:
     stdout: str
     stderr: str
     command: str
+
+
+class Transport(Protocol):
+    """What diagnose needs of a way to reach a box: run one script, say which host, let go."""
+    name: str
+    host: str
+
+    def run(self, script: str, timeout: float) -> CommandResult: ...
+
+    def close(self) -> None: ...
 
 
 class LocalTransport:
@@ -79,7 +90,7 @@ class CaptureTransport:
 
 def save_capture(path: str | Path, host: str, result: CommandResult) -> None:
     data = {"version": CAPTURE_VERSION, "host": host,
-            "taken": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), **asdict(result)}
+            "taken": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), **asdict(result)}
     try:
         Path(path).write_text(json.dumps(data, indent=1, ensure_ascii=False), encoding="utf-8")
     except OSError as e:
@@ -174,7 +185,7 @@ def _proxy_command(cmd: str):
                     pass
                 try:
                     self.process.wait(timeout=5)
-                except Exception:
+                except subprocess.TimeoutExpired:
                     self.process.kill()
                     self.process.wait()
             for pipe in (self.process.stdin, self.process.stdout, self.process.stderr):
@@ -310,7 +321,7 @@ class SSHTransport:
                               config_path=self.config_path) for h in hops]
         onward = [j.target for j in jumps[1:]] + [self.target]
         sock = None
-        for jump, dest in zip(jumps, onward):
+        for jump, dest in zip(jumps, onward, strict=True):
             try:
                 client = jump._connect(via=sock)
             finally:
@@ -338,7 +349,7 @@ class SSHTransport:
                 raise RemoteError("the connection dropped while the probes ran", where=where,
                                   hint="the box may have rebooted or the network blipped; run diagnose again")
             return CommandResult(status, out, err, "bash -s")
-        except (socket.timeout, TimeoutError):
+        except TimeoutError:
             raise RemoteError(f"probes did not answer within {timeout:.0f} s", where=where,
                               hint="a tool on the box is hung (often nvidia-smi on a dead GPU)") from None
         except (EOFError, ConnectionResetError, OSError) as e:

@@ -15,7 +15,6 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from .. import __version__
 from ..errors import KnowledgeError
@@ -51,7 +50,8 @@ _STOP = set("a an and are as at be been but by can could did do does for from ha
             "when where which who why will with would you your after just still got get some any also "
             "very really again".split())
 # Chinese function-word pairs that say nothing about a failure ("是不是", "我的", "怎么").
-_CJK_STOP = set("不是 是不 可以 一个 这个 那个 什么 怎么 为什 么会 我的 你的 了吗 吗？ 的是 是的 就是 还是 但是 因为 所以 如果 然后 已经 一直 现在 要下 么办 咋办 怎样 么样 哪个 哪家 请问 大家 一下 的话 要不 不要".split())
+_CJK_STOP = set("不是 是不 可以 一个 这个 那个 什么 怎么 为什 么会 我的 你的 了吗 吗？ 的是 是的 就是 还是 但是 "
+                "因为 所以 如果 然后 已经 一直 现在 要下 么办 咋办 怎样 么样 哪个 哪家 请问 大家 一下 的话 要不 不要".split())
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")
 # "vast.ai", "c10d", "exit-code" stay whole; a sentence's final "." or "-" does not stick to a word
 _WORD = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9_.+-]*[A-Za-z0-9_+])?")
@@ -93,7 +93,7 @@ class Index:
     # ------------------------------------------------------------ open / build
 
     @classmethod
-    def open(cls, root: Path, *, rebuild: bool = False) -> "Index":
+    def open(cls, root: Path, *, rebuild: bool = False) -> Index:
         """The index of `root`, built first when missing, stale or damaged. Any number of processes
         may call this at once: builders take turns under a lock, each builds into a private file
         and publishes it with an atomic rename, so a reader sees the old index or the new one."""
@@ -112,13 +112,6 @@ class Index:
         except OSError as e:
             raise cache_error(path.parent, e) from None
         return cls(sqlite3.connect(path), root)
-
-    def built_at(self) -> str:
-        return self._meta("built")
-
-    def _meta(self, key: str) -> str:
-        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return row[0] if row else ""
 
     # ------------------------------------------------------------ queries
 
@@ -154,7 +147,7 @@ class Index:
         rows = self.db.execute(f"SELECT {other}, kind FROM edges WHERE {col} = ? ORDER BY kind, {other}", (node_id,))
         return [(r[0], r[1]) for r in rows]
 
-    def query_terms(self, text: str) -> list["QueryTerm"]:
+    def query_terms(self, text: str) -> list[QueryTerm]:
         """The user's words (and CJK bigrams), each with the gotchas that hold it and its weight:
         rare terms say more than common ones (bm25's idf), so `python` or `run` in a question about
         something else cannot make it fit."""
@@ -249,9 +242,8 @@ def _open_fresh(path: Path, root: Path, current: dict[str, list], *, refresh: bo
 
 
 def _build(path: Path, root: Path, current: dict[str, list]) -> None:
-    from .lint import CODES
     kb = load_kb(root)
-    blocking = [f for f in kb.findings if CODES[f.code].severity == "error"]
+    blocking = kb.findings  # every finding is an error: a broken file is not indexed half-read
     if blocking:
         first = blocking[0]
         raise KnowledgeError(f"{first.code} {first.message}", where=f"{root / first.file}:{first.line}",
@@ -303,14 +295,14 @@ def _sha(path: Path) -> str:
 # ---------------------------------------------------------------- fill
 
 def _fill(db: sqlite3.Connection, kb: KnowledgeBase, current: dict[str, list]) -> None:
-    import datetime as dt
     root = Path(kb.root)
     files = {f: st + [_sha(root / f)] for f, st in current.items()}
     db.executemany("INSERT INTO meta VALUES (?, ?)", [
         ("format", _FORMAT), ("files", json.dumps(files)),
-        ("built", dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")),
     ])
-    nodes, edges, facts = [], [], []
+    nodes: list[tuple] = []
+    edges: list[tuple[str, str, str]] = []
+    facts: list[tuple[str, str, str, str]] = []
     for p in kb.profiles.values():
         nodes.append((f"platform:{p.slug}", "platform", p.name, p.file, p.line, p.slug, json.dumps(p.to_json())))
         edges += [(f"platform:{p.slug}", gid, "owns") for gid in p.gotcha_ids]
@@ -331,7 +323,3 @@ def _fill(db: sqlite3.Connection, kb: KnowledgeBase, current: dict[str, list]) -
     db.executemany("INSERT INTO edges VALUES (?, ?, ?)", edges)
     db.executemany("INSERT INTO facts VALUES (?, ?, ?, ?)", facts)
 
-
-def stats(index: Index) -> dict[str, Any]:
-    count = dict(index.db.execute("SELECT kind, count(*) FROM nodes GROUP BY kind"))
-    return {"platforms": count.get("platform", 0), "gotchas": count.get("gotcha", 0), "probes": count.get("probe", 0)}

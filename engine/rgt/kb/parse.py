@@ -7,13 +7,9 @@ import shlex
 from pathlib import Path
 from typing import Any
 
-import frontmatter
 from markdown_it import MarkdownIt
-from ruamel.yaml import YAML
-from ruamel.yaml.error import MarkedYAMLError
-from ruamel.yaml.reader import ReaderError
 
-from . import schema
+from . import codes, schema, yaml12
 from .model import Finding, Gotcha, KnowledgeBase, Override, Page, Probe, Profile
 from .paths import source_files
 
@@ -46,7 +42,7 @@ class _Doc:
         if self.lines and self.lines[0].strip() == "---":
             end = next((i for i in range(1, len(self.lines)) if self.lines[i].strip() == "---"), None)
             if end is None:
-                self.find(1, "FM001", "frontmatter opened with --- is never closed")
+                self.find(1, codes.FM001, "frontmatter opened with --- is never closed")
             else:
                 self.fm_lines = self.lines[1:end]
                 self.offset = end + 1
@@ -56,15 +52,13 @@ class _Doc:
 
     def _load_frontmatter(self, text: str) -> dict | None:
         try:
-            meta = frontmatter.YAMLHandler().load(text)
-        except Exception as e:  # PyYAML's errors carry a mark with the line
-            mark = getattr(e, "problem_mark", None)
-            line = 2 + (mark.line if mark else 0)
-            problem = getattr(e, "problem", None) or str(e).splitlines()[0]
-            self.find(line, "FM001", f"frontmatter is not valid YAML: {problem}")
+            meta = yaml12.Handler().load(text)
+        except yaml12.ERRORS as e:
+            line, problem = yaml12.error_line(e, text)
+            self.find(2 + line, codes.FM001, f"frontmatter is not valid YAML: {problem}")
             return None
         if not isinstance(meta, dict):
-            self.find(1, "FM001", "frontmatter must be a YAML mapping of keys")
+            self.find(1, codes.FM001, "frontmatter must be a YAML mapping of keys")
             return None
         return meta
 
@@ -85,17 +79,18 @@ class _Doc:
         """Headings, paragraphs and fences in order, each with its file line and extent."""
         out, toks = [], self.tokens
         for i, tok in enumerate(toks):
+            span = {"start": tok.map[0], "end": tok.map[1]} if tok.map else {"start": 0, "end": 0}
             if tok.type == "heading_open":
                 out.append({"type": tok.tag, "text": toks[i + 1].content.strip(), "line": self.line_of(tok),
-                            "start": tok.map[0], "end": tok.map[1]})
+                            **span})
             elif tok.type == "paragraph_open" and tok.level == 0:
                 out.append({"type": "p", "text": toks[i + 1].content, "line": self.line_of(tok),
-                            "start": tok.map[0], "end": tok.map[1]})
+                            **span})
             elif tok.type == "fence" and tok.level == 0:
                 out.append({"type": "fence", "info": tok.info.strip(), "text": tok.content,
-                            "line": self.line_of(tok), "start": tok.map[0], "end": tok.map[1]})
+                            "line": self.line_of(tok), **span})
             elif tok.type in ("bullet_list_open", "ordered_list_open", "table_open", "blockquote_open") and tok.level == 0:
-                out.append({"type": "other", "text": "", "line": self.line_of(tok), "start": tok.map[0], "end": tok.map[1]})
+                out.append({"type": "other", "text": "", "line": self.line_of(tok), **span})
         return out
 
     def links(self) -> list[tuple[str, int]]:
@@ -118,7 +113,7 @@ def _parse_file(kb: KnowledgeBase, root: Path, path: Path) -> None:
     try:
         doc = _Doc(kb, root, path)
     except UnicodeDecodeError:
-        kb.findings.append(Finding(path.relative_to(root).as_posix(), 1, "FM001", "file is not UTF-8 text"))
+        kb.findings.append(Finding(path.relative_to(root).as_posix(), 1, codes.FM001, "file is not UTF-8 text"))
         return
     blocks = doc.blocks()
     title = next((b["text"] for b in blocks if b["type"] == "h1"), path.stem)
@@ -135,8 +130,8 @@ def _parse_file(kb: KnowledgeBase, root: Path, path: Path) -> None:
 
 def _parse_profile(kb: KnowledgeBase, doc: _Doc, stem: str, blocks: list[dict]) -> None:
     if doc.meta is None:
-        if not doc.fm_lines and not any(f.file == doc.rel and f.code == "FM001" for f in kb.findings):
-            doc.find(1, "FM001", "profile has no frontmatter; it must start with a --- YAML block")
+        if not doc.fm_lines and not any(f.file == doc.rel and f.code == codes.FM001 for f in kb.findings):
+            doc.find(1, codes.FM001, "profile has no frontmatter; it must start with a --- YAML block")
         # still read the body, so one broken frontmatter does not hide the gotchas behind it
         _parse_gotchas(kb, doc, blocks, platform=stem, prefixes=None, only_section="7")
         return
@@ -166,25 +161,25 @@ def _check_frontmatter(doc: _Doc, meta: dict, stem: str) -> dict:
     for key, value in meta.items():
         spec = schema.FRONTMATTER.get(key)
         if spec is None:
-            doc.find(doc.key_line(key), "FM003", f"unknown frontmatter key `{key}` (keys are listed in profiles/_schema.md)")
+            doc.find(doc.key_line(key), codes.FM003, f"unknown frontmatter key `{key}` (keys are listed in profiles/_schema.md)")
             continue
         if key == "sources" and not value:
-            doc.find(doc.key_line(key), "SRC001", "frontmatter `sources` is empty; cite the pages the facts come from")
+            doc.find(doc.key_line(key), codes.SRC001, "frontmatter `sources` is empty; cite the pages the facts come from")
             continue
         try:
             typed[key] = spec.check(value)
         except schema.SchemaError as e:
-            code = "SRC002" if key == "sources" else "FM002"
+            code = codes.SRC002 if key == "sources" else codes.FM002
             doc.find(doc.key_line(key), code, f"`{key}`: {e}")
     for key, spec in schema.FRONTMATTER.items():
         if spec.required and key not in meta:
-            code = "SRC001" if key == "sources" else "FM004"
+            code = codes.SRC001 if key == "sources" else codes.FM004
             doc.find(1, code, f"frontmatter key `{key}` is missing ({spec.meaning})")
     if typed.get("platform") and typed["platform"] != stem:
-        doc.find(doc.key_line("platform"), "FM005", f"platform `{typed['platform']}` differs from the file name `{stem}.md`")
+        doc.find(doc.key_line("platform"), codes.FM005, f"platform `{typed['platform']}` differs from the file name `{stem}.md`")
     for prefix in typed.get("prefixes", []):
         if prefix not in schema.PREFIXES:
-            doc.find(doc.key_line("prefixes"), "FM002", f"`prefixes`: unknown prefix `{prefix}`; known: {', '.join(schema.PREFIXES)}")
+            doc.find(doc.key_line("prefixes"), codes.FM002, f"`prefixes`: unknown prefix `{prefix}`; known: {', '.join(schema.PREFIXES)}")
     typed["variants"] = _check_variants(doc, meta.get("variants"))
     return typed
 
@@ -194,24 +189,24 @@ def _check_variants(doc: _Doc, variants: Any) -> dict:
         return {}
     line = doc.key_line("variants")
     if not isinstance(variants, dict) or not variants:
-        doc.find(line, "FM002", "`variants`: expected a mapping of variant name to {description, fact overrides}")
+        doc.find(line, codes.FM002, "`variants`: expected a mapping of variant name to {description, fact overrides}")
         return {}
     typed = {}
     for name, body in variants.items():
         if not isinstance(body, dict) or not isinstance(body.get("description"), str):
-            doc.find(line, "FM002", f"`variants.{name}`: needs a `description:` string")
+            doc.find(line, codes.FM002, f"`variants.{name}`: needs a `description:` string")
             continue
         typed[name] = {"description": body["description"]}
         for key, value in body.items():
             if key == "description":
                 continue
             if key not in schema.FACT_KEYS:
-                doc.find(line, "FM003", f"`variants.{name}.{key}` is not a fact key a variant may override")
+                doc.find(line, codes.FM003, f"`variants.{name}.{key}` is not a fact key a variant may override")
                 continue
             try:
                 typed[name][key] = schema.FRONTMATTER[key].check(value)
             except schema.SchemaError as e:
-                doc.find(line, "FM002", f"`variants.{name}.{key}`: {e}")
+                doc.find(line, codes.FM002, f"`variants.{name}.{key}`: {e}")
     return typed
 
 
@@ -223,18 +218,18 @@ def _check_sections(doc: _Doc, blocks: list[dict]) -> list[tuple[str, int]]:
     for i, want in enumerate(expected):
         if want not in titles:
             later = next((line for t, line in found if t in expected[i + 1:]), found[-1][1] if found else doc.offset + 1)
-            doc.find(later, "SEC001", f"section `## {want}` is missing")
+            doc.find(later, codes.SEC001, f"section `## {want}` is missing")
     last, seen_last = -1, False
     for title, line in found:
         if title in expected:
             pos = expected.index(title)
             if pos < last:
-                doc.find(line, "SEC002", f"`## {title}` comes after `## {expected[last]}`; sections go in the order 1–8")
+                doc.find(line, codes.SEC002, f"`## {title}` comes after `## {expected[last]}`; sections go in the order 1–8")
             last = max(last, pos)
             if not [b for b in bodies.get(line, []) if b["type"] != "h2"]:
-                doc.find(line, "SEC003", f"section `## {title}` is empty")
+                doc.find(line, codes.SEC003, f"section `## {title}` is empty")
         elif last < len(expected) - 1 and not seen_last:
-            doc.find(line, "SEC002", f"`## {title}` is not one of the eight sections; extra sections go after section 8")
+            doc.find(line, codes.SEC002, f"`## {title}` is not one of the eight sections; extra sections go after section 8")
         seen_last = seen_last or title == expected[-1]
     return found
 
@@ -267,15 +262,15 @@ def _parse_gotchas(kb: KnowledgeBase, doc: _Doc, blocks: list[dict], platform: s
         m = schema.GOTCHA_HEADING_RE.match(heading["text"])
         if not m or not schema.ID_RE.fullmatch(m.group("id")):
             if platform is not None:  # in section 7 every h3 is a gotcha
-                doc.find(heading["line"], "GOT001", f"gotcha heading `{heading['text']}` is not `<ID> — <title>` with a known prefix")
+                doc.find(heading["line"], codes.GOT001, f"gotcha heading `{heading['text']}` is not `<ID> — <title>` with a known prefix")
             continue
         gotcha = _parse_gotcha(doc, heading, body, m.group("id"), m.group("title").strip(), platform)
-        prefix = schema.ID_RE.fullmatch(gotcha.id).group(1)
+        prefix = schema.prefix_of(gotcha.id)
         if prefixes is not None and prefix not in prefixes:
-            doc.find(heading["line"], "GOT006", f"{gotcha.id}: prefix `{prefix}` is not one of this profile's prefixes {prefixes}")
+            doc.find(heading["line"], codes.GOT006, f"{gotcha.id}: prefix `{prefix}` is not one of this profile's prefixes {prefixes}")
         if gotcha.id in kb.gotchas:
             first = kb.gotchas[gotcha.id]
-            doc.find(heading["line"], "ID001", f"{gotcha.id} is defined twice (first at {first.file}:{first.line})")
+            doc.find(heading["line"], codes.ID001, f"{gotcha.id} is defined twice (first at {first.file}:{first.line})")
             continue
         kb.gotchas[gotcha.id] = gotcha
         ids.append(gotcha.id)
@@ -300,11 +295,11 @@ def _parse_gotcha(doc: _Doc, heading: dict, body: list[dict], gid: str, title: s
     order = [n for n, _ in labels if n in schema.GOTCHA_REQUIRED_LABELS]
     for required in schema.GOTCHA_REQUIRED_LABELS:
         if required not in order:
-            doc.find(heading["line"], "GOT002", f"{gid}: missing `**{required}:**` paragraph")
+            doc.find(heading["line"], codes.GOT002, f"{gid}: missing `**{required}:**` paragraph")
     if [n for n in order if n in schema.GOTCHA_REQUIRED_LABELS] != [r for r in schema.GOTCHA_REQUIRED_LABELS if r in order]:
-        doc.find(heading["line"], "GOT002", f"{gid}: labels must come in the order Symptom, Cause, Fix")
+        doc.find(heading["line"], codes.GOT002, f"{gid}: labels must come in the order Symptom, Cause, Fix")
     if len(fences) != 1:
-        doc.find(heading["line"], "GOT003", f"{gid}: needs exactly one ```rgt block, found {len(fences)}")
+        doc.find(heading["line"], codes.GOT003, f"{gid}: needs exactly one ```rgt block, found {len(fences)}")
     if fences:
         gotcha.block_line = fences[0]["line"]
         data = _load_yaml(doc, fences[0], gid)
@@ -315,18 +310,14 @@ def _parse_gotcha(doc: _Doc, heading: dict, body: list[dict], gid: str, title: s
 
 def _load_yaml(doc: _Doc, fence: dict, owner: str) -> dict | None:
     try:
-        data = YAML(typ="safe", pure=True).load(fence["text"])
-    except MarkedYAMLError as e:
-        line = fence["line"] + 1 + (e.problem_mark.line if e.problem_mark else 0)
-        doc.find(line, "GOT004", f"{owner}: rgt block is not valid YAML: {e.problem}")
-        return None
-    except ReaderError as e:  # a character YAML forbids (C0/C1 controls): it carries an offset, not a mark
-        line = fence["line"] + 1 + fence["text"].count("\n", 0, e.position)
-        doc.find(line, "GOT004", f"{owner}: rgt block holds a character YAML does not allow "
-                                 f"(U+{e.character:04X}); delete it or write it as an escape")
+        data = yaml12.load(fence["text"])
+    except yaml12.ERRORS as e:
+        line, problem = yaml12.error_line(e, fence["text"])
+        what = problem if isinstance(e, yaml12.ReaderError) else f"is not valid YAML: {problem}"
+        doc.find(fence["line"] + 1 + line, codes.GOT004, f"{owner}: rgt block {what}")
         return None
     if not isinstance(data, dict):
-        doc.find(fence["line"], "GOT004", f"{owner}: rgt block must be a YAML mapping")
+        doc.find(fence["line"], codes.GOT004, f"{owner}: rgt block must be a YAML mapping")
         return None
     return data
 
@@ -335,18 +326,18 @@ def _apply_block(doc: _Doc, gotcha: Gotcha, data: dict, line: int) -> None:
     for key, value in data.items():
         spec = schema.GOTCHA_BLOCK.get(key)
         if spec is None:
-            doc.find(line, "GOT005", f"{gotcha.id}: unknown key `{key}` in rgt block")
+            doc.find(line, codes.GOT005, f"{gotcha.id}: unknown key `{key}` in rgt block")
             continue
         if key == "sources" and not value:
             continue  # reported as SRC001 below
         try:
             setattr(gotcha, key, spec.check(value))
         except schema.SchemaError as e:
-            doc.find(line, "SRC002" if key == "sources" else "GOT005", f"{gotcha.id}: `{key}`: {e}")
+            doc.find(line, codes.SRC002 if key == "sources" else codes.GOT005, f"{gotcha.id}: `{key}`: {e}")
     if not data.get("sources"):
-        doc.find(line, "SRC001", f"{gotcha.id}: no `sources`; cite the public page or document behind its facts")
+        doc.find(line, codes.SRC001, f"{gotcha.id}: no `sources`; cite the public page or document behind its facts")
     if "aka" not in data:
-        doc.find(line, "GOT005", f"{gotcha.id}: `aka` is required (how users say it)")
+        doc.find(line, codes.GOT005, f"{gotcha.id}: `aka` is required (how users say it)")
 
 
 # ---------------------------------------------------------------- probes
@@ -359,7 +350,7 @@ def _parse_probes(kb: KnowledgeBase, doc: _Doc, blocks: list[dict]) -> None:
         pid = pid.strip()
         fences = [b for b in body if b["type"] == "fence" and b["info"] == "rgt"]
         if not re.fullmatch(r"[a-z][a-z0-9_]*", pid) or len(fences) != 1:
-            doc.find(heading["line"], "PRB001", f"probe `{heading['text']}`: needs `### <snake_id> — <title>` and one ```rgt block")
+            doc.find(heading["line"], codes.PRB001, f"probe `{heading['text']}`: needs `### <snake_id> — <title>` and one ```rgt block")
             continue
         data = _load_yaml(doc, fences[0], pid)
         if data is None:
@@ -371,13 +362,13 @@ def _parse_probes(kb: KnowledgeBase, doc: _Doc, blocks: list[dict]) -> None:
             try:
                 values[key] = spec.check(data.get(key))
             except schema.SchemaError as e:
-                doc.find(fences[0]["line"], "PRB001", f"probe {pid}: `{key}`: {e}")
+                doc.find(fences[0]["line"], codes.PRB001, f"probe {pid}: `{key}`: {e}")
                 bad = True
         for key in sorted(set(data) - set(schema.PROBE_BLOCK)):
-            doc.find(fences[0]["line"], "PRB001", f"probe {pid}: unknown key `{key}`; known: {', '.join(schema.PROBE_BLOCK)}")
+            doc.find(fences[0]["line"], codes.PRB001, f"probe {pid}: unknown key `{key}`; known: {', '.join(schema.PROBE_BLOCK)}")
         if not bad:
             if pid in kb.probes:
-                doc.find(heading["line"], "ID001", f"probe {pid} is defined twice")
+                doc.find(heading["line"], codes.ID001, f"probe {pid} is defined twice")
                 continue
             kb.probes[pid] = Probe(id=pid, title=title.strip(), file=doc.rel, line=heading["line"], **values)
 
@@ -392,32 +383,32 @@ def _parse_overrides(doc: _Doc, body: list[dict], profile: Profile) -> dict[str,
             continue
         variant, values = m.group("name"), {}
         if variant in result:
-            doc.find(fence["line"], "OVR001", f"second `sh variant={variant}` block")
+            doc.find(fence["line"], codes.OVR001, f"second `sh variant={variant}` block")
         for i, raw in enumerate(fence["text"].splitlines()):
             line = fence["line"] + 1 + i
             if not raw.strip() or raw.lstrip().startswith("#"):
                 continue
             om = _OVERRIDE_RE.match(raw.strip())
             parsed = _override_value(om.group("rest")) if om else None
-            if parsed is None:
-                doc.find(line, "OVR003", f"`{raw.strip()}` is not `KEY=value  # why` (quote values with spaces)")
+            if om is None or parsed is None:
+                doc.find(line, codes.OVR003, f"`{raw.strip()}` is not `KEY=value  # why` (quote values with spaces)")
                 continue
             key = om.group("key")
             if key not in schema.OVERRIDE_KEYS:
-                doc.find(line, "OVR003", f"unknown override key `{key}`; keys: {', '.join(schema.OVERRIDE_KEYS)}")
+                doc.find(line, codes.OVR003, f"unknown override key `{key}`; keys: {', '.join(schema.OVERRIDE_KEYS)}")
                 continue
             values[key] = Override(value=parsed[0], why=parsed[1], line=line)
         for key in schema.OVERRIDE_KEYS:
             if key not in values:
-                doc.find(fence["line"], "OVR002", f"variant `{variant}` does not set `{key}` (write `{key}=` for empty)")
+                doc.find(fence["line"], codes.OVR002, f"variant `{variant}` does not set `{key}` (write `{key}=` for empty)")
         result[variant] = values
     declared = profile.variant_names()
     for variant in declared:
         if variant not in result:
-            doc.find(body[0]["line"] if body else 1, "OVR001", f"no `sh variant={variant}` block for variant `{variant}`")
+            doc.find(body[0]["line"] if body else 1, codes.OVR001, f"no `sh variant={variant}` block for variant `{variant}`")
     for variant in result:
         if variant not in declared:
-            doc.find(1, "OVR001", f"`sh variant={variant}` names a variant the frontmatter does not declare ({', '.join(declared)})")
+            doc.find(1, codes.OVR001, f"`sh variant={variant}` names a variant the frontmatter does not declare ({', '.join(declared)})")
     return result
 
 

@@ -9,8 +9,6 @@ import platformdirs
 
 from ..errors import KnowledgeError, UsageError
 
-KB_DIRS = ("profiles", "references", "templates", "scripts")
-
 
 def bundled_kb() -> Path:
     packaged = Path(__file__).resolve().parent.parent / "_kb"

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Callable
 from functools import lru_cache
-from typing import Callable
 
 Args = list  # the arguments of one command: str when literal, None when known only at run time
 Check = Callable[[Args], list[str]]
@@ -256,7 +256,7 @@ def _sed_script(script: str) -> list[str]:
         elif c == "s":
             i = delimited(i + 1, 2)
             m = re.match(r"[gpiImMe0-9w]*", script[i:])
-            flags = m.group(0)
+            flags = m.group(0) if m else ""
             if "w" in flags or "e" in flags:
                 out.append(f"s///{flags}")
             i += len(flags)
@@ -264,7 +264,7 @@ def _sed_script(script: str) -> list[str]:
             i = delimited(i + 1, 2)
         elif c in "btT:":  # a label ends at `;` too, so a command may follow it
             m = re.compile(r"[^;\n]*").match(script, i + 1)
-            i = m.end()
+            i = m.end() if m else n
         elif c in "wWeaicrR":  # a file name or text: runs to the end of the line
             if c in "wWe":
                 out.append(f"`{c}` command")

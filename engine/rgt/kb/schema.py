@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 # Values a fact may take when the platform itself does not fix it.
 VARIES = ("host-dependent", "image-dependent", "plan-dependent")
@@ -54,6 +55,12 @@ PREFIXES = {
 # Prefixes whose gotchas hold on every platform (they live under references/, not in a profile).
 UNIVERSAL_PREFIXES = ("U", "MN", "MEM", "PREC", "DIST", "PERF", "CKPT", "CONV")
 ID_RE = re.compile(r"\b(" + "|".join(sorted(PREFIXES, key=len, reverse=True)) + r")(\d{1,3})\b")
+
+
+def prefix_of(gid: str) -> str:
+    """The prefix of a well-formed ID (`PS` of PS2); empty for anything else."""
+    m = ID_RE.fullmatch(gid)
+    return m.group(1) if m else ""
 GOTCHA_HEADING_RE = re.compile(r"^(?P<id>[A-Z0-9]+?\d+)\s+[—-]\s+(?P<title>\S.*)$")
 PATH_LINK_RE = re.compile(r"(?<![\w/.])((?:references|profiles|templates|scripts)/[\w./-]+\.(?:md|j2|sh|py|yaml))")
 
@@ -229,7 +236,8 @@ FRONTMATTER: dict[str, Key] = {
     "session_cap_h": Key(_nullable(_num), "hard cap in hours on one session or job; cannot be raised"),
     "idle_timeout_h": Key(_nullable(_num), "hours of inactivity after which the session is ended"),
     "auto_release_h": Key(_nullable(_num), "hours after which a stopped box and its disks are deleted"),
-    "rental_end": Key(_nullable(_enum("host-set")), "`host-set`: every rental has its own end date, set by the host, at which the box stops; null = no such date"),
+    "rental_end": Key(_nullable(_enum("host-set")),
+                      "`host-set`: every rental has its own end date, set by the host, at which the box stops; null = no such date"),
     "onstart_limit_bytes": Key(_limit_bytes, "size limit of the boot hook script; `undocumented` = a hook with no published limit; null = no boot hook"),
     "sources": Key(_sources, "where the frontmatter facts come from", fact=False),
 }

@@ -53,8 +53,8 @@ def parse(text: str) -> Observations:
     lines = content_lines(text)
     out: Observations = {}
     nproc_line = next((ln for ln in lines if _NPROC.match(ln.strip())), None)
-    if nproc_line is not None:
-        m = _NPROC.match(nproc_line.strip())
+    m = _NPROC.match(nproc_line.strip()) if nproc_line is not None else None
+    if nproc_line is not None and m:
         nproc, host = int(m.group(1)), int(m.group(2))
         if nproc > 0 and host > 0:
             out["host_cpus"] = obs(host, nproc_line)

@@ -36,7 +36,7 @@ def parse(text: str) -> Observations:
         return {}
     columns = header.split()
     values = mem.split()[1:]
-    row = dict(zip(columns, values))
+    row = dict(zip(columns, values, strict=False))  # the Mem: row may lack trailing columns
     out: Observations = {}
     total = _mib(row.get("total", ""))
     if total is not None:

@@ -31,7 +31,7 @@ def _int(cell: str) -> int | None:
 
 
 def _rows_noheader(lines: list[str]) -> list[tuple[str, int | None, int | None]]:
-    rows = []
+    rows: list[tuple[str, int | None, int | None]] = []
     for ln in lines:
         cells = [c.strip() for c in ln.split(",")]
         if len(cells) < 7 or _int(cells[0]) is None:
@@ -46,7 +46,7 @@ def _rows_noheader(lines: list[str]) -> list[tuple[str, int | None, int | None]]
 def _rows_header(lines: list[str]) -> list[tuple[str, int | None, int | None]]:
     names = [re.sub(r"\s*\[.*\]$", "", c.strip()) for c in lines[0].split(",")]
     col = {n: i for i, n in enumerate(names)}
-    rows = []
+    rows: list[tuple[str, int | None, int | None]] = []
     for ln in lines[1:]:
         cells = [c.strip() for c in ln.split(",")]
         if len(cells) != len(names):
@@ -56,7 +56,7 @@ def _rows_header(lines: list[str]) -> list[tuple[str, int | None, int | None]]:
         def cell(*keys: str) -> int | None:
             for k in keys:
                 if k in col:
-                    return _int(cells[col[k]])
+                    return _int(cells[col[k]])  # noqa: B023 - called only within this iteration
             return None
 
         free = cell("memory.free")

@@ -76,10 +76,11 @@ def parse(text: str) -> Observations:
     else:
         out["nvidia_smi_ok"] = obs(True, header)
         out["nvidia_smi_error"] = obs("", "")
-    if not header:
+    driver = _DRIVER.search(header)  # the header was chosen for holding it
+    if not header or not driver:
         return out
 
-    out["driver_version"] = obs(_DRIVER.search(header).group(1), header)
+    out["driver_version"] = obs(driver.group(1), header)
     m = _CUDA.search(header)
     if m:
         out["cuda_driver_max"] = obs(float(m.group(1)), header)

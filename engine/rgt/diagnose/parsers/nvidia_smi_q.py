@@ -98,6 +98,6 @@ def parse(text: str) -> Observations:
     if reasons_seen:
         out["throttle_reasons"] = obs(reasons, reason_line)
     if temps and len(temps) == len(gpus) and all(t is not None for t, _ in temps.values()):
-        hottest = max(temps.values(), key=lambda t: t[0])
+        hottest = max(temps.values(), key=lambda t: t[0] or 0)  # all known, checked above
         out["gpu_temp_c"] = obs(hottest[0], hottest[1])
     return out

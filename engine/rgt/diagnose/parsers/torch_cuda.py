@@ -60,18 +60,18 @@ def _runs_on(arch: str, cap: tuple[int, int]) -> bool:
     return major == cap[0] and minor <= cap[1]  # SASS: same major version, same or lower minor
 
 
-def _first(lines: list[str], pattern: re.Pattern) -> tuple[str, re.Match] | tuple[None, None]:
+def _first(lines: list[str], pattern: re.Pattern) -> tuple[str, re.Match] | tuple[str, None]:
     for ln in lines:
         m = pattern.match(ln.strip())
         if m:
             return ln, m
-    return None, None
+    return "", None
 
 
 def parse(text: str) -> Observations:
     lines = content_lines(text)
     torch_line, torch_m = _first(lines, _TORCH)
-    if torch_line is None:
+    if torch_m is None:
         errors = [ln for ln in lines if _FAIL.match(ln.strip())]
         # e.g. ModuleNotFoundError: No module named 'torch'
         return {"torch_import_ok": obs(False, errors[-1])} if errors else {}
