@@ -14,7 +14,7 @@ def test_young_daly_matches_the_worked_example():
 
 
 def test_free_notebook_cap_ends_a_20h_job_and_exits_1(capsys):
-    r = run(capsys, "plan", "--platform", "paperspace", "--variant", "gradient", "--hours", "20", "--json")
+    r = run(capsys, "plan", "--platform", "paperspace", "--variant", "gradient-free", "--hours", "20", "--json")
     assert r.code == 1
     ends = r.json()["ends_run"]
     assert [c["clock"] for c in ends] == ["session_cap_h"] and ends[0]["hours"] == 6
@@ -37,16 +37,36 @@ def test_autodl_names_the_15_day_release_and_stopped_storage(capsys):
 
 
 def test_checkpoint_interval_is_capped_by_a_known_clock(capsys):
-    r = run(capsys, "plan", "--platform", "paperspace", "--variant", "gradient", "--hours", "5",
+    r = run(capsys, "plan", "--platform", "paperspace", "--variant", "gradient-free", "--hours", "5",
             "--mtbf-h", "1000", "--checkpoint-cost-s", "600", "--json")
     assert r.json()["checkpoint"]["interval_s"] <= 6 * 3600
     assert r.json()["checkpoint"]["assumptions"] == []
 
 
-def test_plan_needs_a_variant_where_the_platform_has_several(capsys):
-    r = run(capsys, "plan", "--platform", "paperspace", "--hours", "5")
-    assert r.code == 2 and r.err.strip() == ("rgt: platform `paperspace` has several variants; pick one with --variant "
-                                             "(variants: gradient, core)")
+def test_a_paid_notebook_raises_its_timer_and_a_free_one_hits_the_cap(capsys):
+    """Paperspace: the 6 h cap belongs to free machine types; a paid notebook stops at its 12 h
+    auto-shutdown timer, which can be raised to a week."""
+    paid = run(capsys, "plan", "--platform", "paperspace", "--variant", "gradient", "--hours", "20", "--json")
+    assert paid.code == 0, paid.err
+    clocks = {c["clock"]: c for c in paid.json()["clocks"]}
+    assert "session_cap_h" not in clocks and not paid.json()["ends_run"]
+    assert clocks["auto_shutdown_h"]["hours"] == 12 and "raise it above 20 h" in clocks["auto_shutdown_h"]["says"]
+    free = run(capsys, "plan", "--platform", "paperspace", "--variant", "gradient-free", "--hours", "20", "--json")
+    assert free.code == 1
+    assert [(c["clock"], c["hours"]) for c in free.json()["ends_run"]] == [("session_cap_h", 6)]
+
+
+def test_without_a_variant_every_variants_clocks_say_whom_they_apply_to(capsys):
+    r = run(capsys, "plan", "--platform", "paperspace", "--hours", "20", "--json")
+    assert r.code == 0, "the run ends on the free tier only, so the plan does not fail as a whole"
+    data = r.json()
+    assert data["variant"] is None and set(data["variants"]) == {"gradient", "gradient-free", "core"}
+    assert data["ends_run_on"] == ["gradient-free"] and data["ends_run"] == []
+    cap = next(c for c in data["clocks"] if c["clock"] == "session_cap_h")
+    assert cap["variant"] == "gradient-free" and "free machine type" in cap["applies_to"]
+    human = run(capsys, "plan", "--platform", "paperspace", "--hours", "20")
+    free = human.out.split("gradient-free — ", 1)[1].split("\n\n", 1)[0]
+    assert "ENDS THE RUN  hard session cap of 6 h" in free
 
 
 def test_a_host_set_rental_end_is_asked_for_then_checked(capsys):

@@ -151,7 +151,7 @@ def test_several_variants_need_variant(capsys, tmp_path):
     r = run(capsys, "render", "--platform", "paperspace", "--job", str(EXAMPLE), "--out", str(tmp_path / "o"))
     assert r.code == 2 and r.out == ""
     assert r.err.strip() == ("rgt: platform `paperspace` has several variants; pick one with --variant "
-                             "(variants: gradient, core)")
+                             "(variants: gradient, gradient-free, core)")
     r = run(capsys, "render", "--platform", "nowhere", "--job", str(EXAMPLE), "--out", str(tmp_path / "o"))
     assert r.code == 2 and r.err.startswith("rgt: unknown platform `nowhere`")
 

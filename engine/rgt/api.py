@@ -154,12 +154,13 @@ def run_enders(f: dict) -> list[str]:
 def plan(index: Index, platform: str, hours: float, variant: str | None = None, spot: bool = False,
          checkpoint_cost_s: float | None = None, mtbf_h: float | None = None, disk_gb: float | None = None,
          rental_left_h: float | None = None) -> dict:
-    from .plan import JobPlan, preflight
+    from .plan import JobPlan, preflight, preflight_each
 
     profile = require_profile(index, platform, variant)
-    chosen = choose_variant(profile, variant)
     job = JobPlan(hours, spot, checkpoint_cost_s, mtbf_h, disk_gb, rental_left_h)
-    return _shaped("plan", preflight(index, profile, chosen, job))
+    if variant is None and len(profile.variant_names()) > 1:  # say which clock applies to whom
+        return _shaped("plan", preflight_each(index, profile, job))
+    return _shaped("plan", preflight(index, profile, choose_variant(profile, variant), job))
 
 
 def render(index: Index, platform: str, job_path: str | Path, out: str | Path, variant: str | None = None,

@@ -166,3 +166,26 @@ def preflight(index: Index, profile: Profile, variant: str | None, job: JobPlan)
                        "assumptions": assumptions},
         "related": related,
     }
+
+
+def preflight_each(index: Index, profile: Profile, job: JobPlan) -> dict:
+    """No variant named on a platform that has several: every variant's plan, its clocks labelled
+    with the variant and whom it applies to, instead of a guess or a refusal. The run is said to
+    end only where it ends on every variant; `ends_run` lists each clock that ends it on one."""
+    plans = {v: preflight(index, profile, v, job) for v in profile.variant_names()}
+    whom_of = {v: str(profile.variants.get(v, {}).get("description", v)) for v in plans}
+    labelled = []
+    for v, plan in plans.items():
+        whom = whom_of[v]
+        for c in plan["clocks"]:
+            labelled.append({**c, "variant": v, "applies_to": whom, "says": f"{v}: {c['says']}"})
+    every = all(plan["ends_run"] for plan in plans.values())
+    return {
+        "platform": profile.slug, "variant": None, "hours": job.hours, "spot": job.spot,
+        "variants": plans, "applies_to": whom_of, "clocks": labelled,
+        "ends_run": [c for c in labelled if c["ends_run"]] if every else [],
+        "ends_run_on": [v for v, plan in plans.items() if plan["ends_run"]],
+        "says": "no --variant given: each variant's clocks are listed with whom they apply to; "
+                "pass --variant for its stop verb, billing and checkpoint cadence",
+        "related": next(iter(plans.values()))["related"],
+    }

@@ -22,8 +22,9 @@ from .common import NON_NEGATIVE, POSITIVE, emit, index, json_option, kb_option
 def plan(platform, variant, hours, spot, checkpoint_cost_s, mtbf_h, disk_gb, rental_left_h, kb, as_json) -> None:
     """What will end this job, what a stop destroys and still bills, and the checkpoint cadence.
 
-    Exits 1 when a clock will end the run before it finishes and cannot be raised. A platform with
-    several variants needs --variant: their clocks and stop verbs differ."""
+    Exits 1 when a clock will end the run before it finishes and cannot be raised. On a platform
+    with several variants and no --variant, every variant's clocks are listed with whom they apply
+    to, and it exits 1 only when the run ends on every variant."""
     result = api.plan(index(kb), platform, hours, variant, spot, checkpoint_cost_s, mtbf_h, disk_gb, rental_left_h)
     emit(result, as_json, _human)
     if result["ends_run"]:
@@ -31,6 +32,14 @@ def plan(platform, variant, hours, spot, checkpoint_cost_s, mtbf_h, disk_gb, ren
 
 
 def _human(r: dict) -> None:
+    if "variants" in r:
+        click.echo(f"Preflight: {r['hours']:g} h on {r['platform']}, every variant ({r['says']})\n")
+        for v, plan in r["variants"].items():
+            click.echo(f"{v} — {r['applies_to'][v]}")
+            for c in plan["clocks"] or [{"ends_run": False, "says": "no clock known"}]:
+                click.echo(f"  {'ENDS THE RUN' if c['ends_run'] else 'watch':>12}  {c['says']}")
+            click.echo("")
+        return
     name = r["platform"] + (f" ({r['variant']})" if r["variant"] else "")
     click.echo(f"Preflight: {r['hours']:g} h on {name}{' (spot)' if r['spot'] else ''}\n")
     click.echo("Clocks:" if r["clocks"] else "Clocks: none known for this platform")
