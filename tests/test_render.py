@@ -7,6 +7,7 @@ import ast
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -189,16 +190,43 @@ def test_bad_job_spec_is_one_line_naming_the_key(capsys, tmp_path, monkeypatch, 
             data.pop(k)
         else:
             data[k] = v
-    Path("job.yaml").write_text(json.dumps(data))
+    yaml = YAML(typ="rt", pure=True)
+    yaml.default_flow_style = False
+    with open("job.yaml", "w") as f:
+        yaml.dump(data, f)
     r = run(capsys, "render", "--platform", "vastai", "--job", "job.yaml", "--out", "o")
     assert r.code == 2 and r.out == ""
     err = r.err.strip()
     assert len(err.splitlines()) == 1 and "Traceback" not in err
+    # `rgt: job.yaml:N: `key` …`: N is the line that holds the key (the mapping's first for a missing one)
+    where, _, message = err.partition(": `")
+    assert where.startswith("rgt: job.yaml:"), err
+    number = int(where.rsplit(":", 1)[1])
     key = next(iter(change))
-    assert err.startswith("rgt: job.yaml: `" + key)
+    assert message.startswith(key), err
+    leaf = message.split("`")[0].rsplit(".", 1)[-1]
+    text = Path("job.yaml").read_text().splitlines()
+    if change[key] is None:
+        assert number == 1
+    elif leaf.endswith("]"):  # a list item: its own line
+        assert text[number - 1].lstrip().startswith("- "), (err, text[number - 1])
+    else:
+        assert f"{leaf}:" in text[number - 1], (err, text[number - 1])
     if line:
-        assert err == line
+        assert err == line.replace("rgt: job.yaml: ", f"rgt: job.yaml:{number}: ")
     assert not Path("o").exists()
+
+
+def test_key_errors_name_the_line_of_the_key(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    Path("job.yaml").write_text("name: x\ncommand: run\ncheckpoint_pattern: 'step_*'\nqueue:\n  - name: a\n"
+                                "  - name: b\n    env:\n      SEED: [1]\nslurm:\n  tmie: 1\n")
+    r = run(capsys, "render", "--platform", "vastai", "--job", "job.yaml", "--out", "o")
+    assert r.code == 2
+    assert r.err.startswith("rgt: job.yaml:10: `slurm.tmie` is not a job spec key (keys: slurm.time, "), r.err
+    Path("job.yaml").write_text(Path("job.yaml").read_text().replace("tmie", "time"))
+    r = run(capsys, "render", "--platform", "vastai", "--job", "job.yaml", "--out", "o")
+    assert r.err.strip() == "rgt: job.yaml:8: `queue[2].env.SEED` must be a string (got a list)"
 
 
 def test_yaml_syntax_error_names_file_and_line(capsys, tmp_path, monkeypatch):
@@ -211,11 +239,19 @@ def test_yaml_syntax_error_names_file_and_line(capsys, tmp_path, monkeypatch):
     assert r.code == 2 and r.err.strip() == "rgt: job spec missing.yaml not found (pass --job with the path of your job.yaml)"
 
 
-def test_example_spec_documents_every_key():
+def test_docs_describe_every_key_with_the_model_default():
+    """docs/job-spec.md explains the keys the model declares, and states the same defaults."""
+    from rgt.render.spec import JobSpec, Kubernetes, Slurm
     doc = (REPO / "docs" / "job-spec.md").read_text()
-    from rgt.render import JOB_KEYS, K8S_KEYS, SLURM_KEYS
-    for key in JOB_KEYS + SLURM_KEYS + K8S_KEYS:
-        assert f"`{key}`" in doc, key
+    for model in (JobSpec, Slurm, Kubernetes):
+        for key, field in model.model_fields.items():
+            assert f"`{key}`" in doc, key
+            default = field.default
+            if isinstance(default, (str, int, float)) and default != "":
+                written = re.findall(rf"^\| `{key}` \| `([^`]*)` \||`{key}` \(`([^`]*)`", doc, re.M)
+                for cell in written:
+                    assert str(default) in cell, (key, default, cell)
+    assert "| `disk_floor_gb` | `10` |" in doc and "`signal_before_s`\n(`600`" in doc
     for name, code in EXIT_CODES.items():
         assert f"| {code} |" in doc, name
     job = load_job(EXAMPLE)
@@ -352,3 +388,19 @@ def test_verify_local_loads_checkpoints_with_torch_when_importable(tmp_path):
     assert r.returncode == 1
     assert "torch.load works" in r.stdout and "LOAD FAILED" in r.stdout and "bad.pt: RuntimeError" in r.stdout
     assert "not importable" not in r.stdout
+
+
+def test_job_schema_is_generated_from_the_spec_and_validates_the_example():
+    """docs/job.schema.json is what editors check job.yaml with: current, and agreeing with rgt."""
+    import jsonschema
+    from rgt.render.spec import json_schema
+    published = (REPO / "docs" / "job.schema.json").read_text()
+    assert published == json_schema(), "docs/job.schema.json is stale: run `python -m rgt.render`"
+    schema = json.loads(published)
+    jsonschema.Draft202012Validator.check_schema(schema)
+    validator = jsonschema.Draft202012Validator(schema)
+    assert not list(validator.iter_errors(_example()))
+    for bad in ({"colour": "blue"}, {"detach": "screen"}, {"queue": [{"name": "a b"}]}, {"inode_floor": 1.5},
+                {"slurm": {"time": "forever"}}, {"kubernetes": {"restart_policy": "Always"}}):
+        assert list(validator.iter_errors({**_example(), **bad})), bad
+    assert "job.schema.json" in (REPO / "docs" / "job-spec.md").read_text()
