@@ -116,6 +116,54 @@ def test_every_platform_variant_renders_clean_scripts(capsys, tmp_path, index, s
     assert f"\nMETER_STOP_VERB={shell_word(facts['meter_stop_verb'])}\n" in text
 
 
+STATIC_BASH = sorted((REPO / "templates").rglob("*.sh"))
+
+
+def test_run_one_template_holds_only_what_varies():
+    """The plain bash of run_one.sh lives in files of its own, included verbatim; the template keeps
+    the rendered header and the per-cell parts."""
+    template = (REPO / "templates" / "run_one.sh.j2").read_text()
+    assert len(template.splitlines()) < 150
+    included = set(re.findall(r'verbatim\("([^"]+)"\)', "".join(
+        p.read_text() for p in (REPO / "templates").glob("*.j2"))))
+    assert {"run_one/checkpoints.sh", "run_one/main.sh"} <= included
+    assert included == {p.relative_to(REPO / "templates").as_posix() for p in STATIC_BASH}  # none orphaned
+
+
+@pytest.mark.parametrize("path", STATIC_BASH, ids=lambda p: p.relative_to(REPO / "templates").as_posix())
+def test_static_bash_include_passes_shellcheck_by_itself(path):
+    text = path.read_text()
+    assert "{{" not in text and "{%" not in text  # included verbatim: a Jinja tag would reach the box as is
+    report = subprocess.run([SHELLCHECK, "-S", "style", "-s", "bash", str(path)], capture_output=True, text=True)
+    assert report.returncode == 0, report.stdout
+    syntax = subprocess.run(["bash", "-n", str(path)], capture_output=True, text=True)
+    assert syntax.returncode == 0, syntax.stderr
+
+
+def test_checkpoint_functions_run_on_their_own(tmp_path):
+    """checkpoints.sh sourced alone: the newest checkpoint without a valid sidecar is skipped."""
+    d = tmp_path / "ckpt"
+    d.mkdir()
+    for n, sidecar in ((1, "sha"), (2, "complete"), (3, "bad-sha"), (4, None)):
+        f = d / f"step_{n}.pt"
+        f.write_text(f"weights {n}\n")
+        os.utime(f, (1000 + n, 1000 + n))
+        if sidecar == "sha":
+            (d / f"{f.name}.sha256").write_text(hashlib.sha256(f.read_bytes()).hexdigest() + f"  {f}\n")
+        elif sidecar == "complete":
+            (d / f"{f.name}.complete").touch()
+        elif sidecar == "bad-sha":
+            (d / f"{f.name}.sha256").write_text("0" * 64 + "\n")
+    (d / "step_9.pt.tmp").write_text("partial")
+    script = ('set -u; shopt -s nullglob; log() { printf "%s\\n" "$*"; }; source "$1"; CKPT_PATTERN="step_*.pt"; '
+              'CKPT_DIR="$2"; newest_complete')
+    r = subprocess.run(["bash", "-c", script, "bash", str(REPO / "templates" / "run_one" / "checkpoints.sh"), str(d)],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == str(d / "step_2.pt")
+    assert "skipping incomplete checkpoint step_4.pt" in r.stderr and "skipping incomplete checkpoint step_3.pt" in r.stderr
+
+
 def test_secret_values_never_reach_a_rendered_file(capsys, tmp_path, monkeypatch):
     value = "wandb-s3cr3t-0123456789abcdef"
     monkeypatch.setenv("WANDB_API_KEY", value)

@@ -120,14 +120,17 @@ def render_profile(profile: Profile, variant: str | None, job: JobSpec, kb_root:
         "onstart_limit": onstart_limit,
     }
 
+    loader = jinja2.FileSystemLoader(str(_kb_dir(kb_root, "templates")))
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(_kb_dir(kb_root, "templates"))),
+        loader=loader,
         undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True,
         trim_blocks=True, lstrip_blocks=True,
         comment_start_string="{##", comment_end_string="##}",  # bash has `${#array[@]}`
     )
     env.filters["q"] = q_filter
     env.filters["yq"] = yaml_scalar
+    # Plain bash under templates/ goes in as it is, untouched by Jinja, so it is shellchecked alone.
+    env.globals["verbatim"] = lambda name: loader.get_source(env, name)[0]
 
     files: dict[str, str] = {}
     files["run_one.sh"] = env.get_template("run_one.sh.j2").render(ctx)
