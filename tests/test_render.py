@@ -230,6 +230,7 @@ def _example() -> dict:
     ({"queue": [{"name": "a b"}]}, 'rgt: job.yaml: `queue[1].name` must be letters, digits, `.`, `_` or `-` (at most 64, not starting with . or -) (got "a b")'),
     ({"queue": [{"name": "a"}, {"name": "a"}]}, 'rgt: job.yaml: `queue[2].name` repeats an earlier cell\'s name (got "a")'),
     ({"colour": "blue"}, None),
+    ({"slurm": {"signal_before_s": 70000}}, "rgt: job.yaml: `slurm.signal_before_s` must be at most 65535 seconds (Slurm's limit) (got 70000)"),
     ({"slurm": {"time": "forever"}}, 'rgt: job.yaml: `slurm.time` must be a Slurm time limit such as 24:00:00 or 1-12:00:00 (got "forever")'),
     ({"slurm": {"time": "00:05:00", "signal_before_s": 600}}, "rgt: job.yaml: `slurm.signal_before_s` must be shorter than slurm.time (00:05:00) (got 600)"),
     ({"kubernetes": {"restart_policy": "Always"}}, 'rgt: job.yaml: `kubernetes.restart_policy` must be OnFailure or Never (got "Always")'),
@@ -281,6 +282,34 @@ def test_key_errors_name_the_line_of_the_key(capsys, tmp_path, monkeypatch):
     assert r.err.strip() == "rgt: job.yaml:8: `queue[2].env.SEED` must be a string (got a list)"
 
 
+def test_minimal_spec_renders_with_the_declared_defaults(capsys, tmp_path):
+    """Only the required keys: every default comes from the model and reaches the scripts."""
+    spec = tmp_path / "job.yaml"
+    spec.write_text("name: tiny\ncommand: python train.py\ncheckpoint_pattern: 'step_*.pt'\n")
+    r = run(capsys, "render", "--platform", "slurm", "--job", str(spec), "--out", str(tmp_path / "o"))
+    assert r.code == 0, r.err
+    text = (tmp_path / "o" / "run_one.sh").read_text()
+    for line in ("DISK_FLOOR_GB='10'", "DISK_FLOOR_KB='10485760'", "INODE_FLOOR='10000'", "CELLS=('main')",
+                 'CKPT_ROOT="$RUN_ROOT"/\'checkpoints\''):
+        assert f"\n{line}\n" in text, line
+    sbatch = (tmp_path / "o" / "job.sbatch").read_text()
+    assert "#SBATCH --time=24:00:00" in sbatch and "#SBATCH --signal=B:USR1@600" in sbatch
+
+
+def test_escaped_emoji_is_joined_and_a_lone_surrogate_refused(capsys, tmp_path):
+    """A job.yaml written by json.dumps escapes an emoji as a surrogate pair; a lone one is no text."""
+    spec = tmp_path / "job.yaml"
+    spec.write_text(json.dumps({**_example(), "name": "\U0001f680 launch"}))  # ensure_ascii: "\ud83d\ude80"
+    assert "\\ud83d\\ude80" in spec.read_text()
+    r = run(capsys, "render", "--platform", "vastai", "--job", str(spec), "--out", str(tmp_path / "o"))
+    assert r.code == 0, r.err
+    assert "\nJOB_NAME='\U0001f680 launch'\n" in (tmp_path / "o" / "run_one.sh").read_text(encoding="utf-8")
+    spec.write_text('name: "\\ud800 x"\ncommand: run\ncheckpoint_pattern: "s_*"\n')
+    r = run(capsys, "render", "--platform", "vastai", "--job", str(spec), "--out", str(tmp_path / "p"))
+    assert r.code == 2 and r.err.strip() == (f"rgt: {spec}:1: `name` holds a lone surrogate escape (\\ud800-\\udfff), "
+                                             "which is no character; write the character itself"), r.err
+
+
 def test_yaml_syntax_error_names_file_and_line(capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     Path("job.yaml").write_text("name: x\ncommand: run\nqueue: [a, b\ndisk_floor_gb: 3\n")
@@ -301,8 +330,9 @@ def test_docs_describe_every_key_with_the_model_default():
             default = field.default
             if isinstance(default, (str, int, float)) and default != "":
                 written = re.findall(rf"^\| `{key}` \| `([^`]*)` \||`{key}` \(`([^`]*)`", doc, re.M)
+                shown = f"{default:g}" if isinstance(default, float) else str(default)
                 for cell in written:
-                    assert str(default) in cell, (key, default, cell)
+                    assert shown in cell, (key, default, cell)
     assert "| `disk_floor_gb` | `10` |" in doc and "`signal_before_s`\n(`600`" in doc
     for name, code in EXIT_CODES.items():
         assert f"| {code} |" in doc, name

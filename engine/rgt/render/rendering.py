@@ -115,7 +115,7 @@ def render_profile(profile: Profile, variant: str | None, job: JobSpec, kb_root:
         "exit_help": {code: text for code, text in EXIT.values()},
         "ckpt_abs": ckpt_abs, "durable_word": durable_word, "remote_word": remote_word,
         # 20, not 20.0, as the spec wrote it
-        "disk_floor_gb": int(job.disk_floor_gb) if job.disk_floor_gb.is_integer() else job.disk_floor_gb,
+        "disk_floor_gb": int(job.disk_floor_gb) if float(job.disk_floor_gb).is_integer() else job.disk_floor_gb,
         "disk_floor_kb": round(job.disk_floor_gb * 1024 * 1024),
         "onstart_limit": onstart_limit,
     }

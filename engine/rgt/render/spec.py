@@ -62,10 +62,14 @@ def _number_as_text(v: Any) -> Any:
     return str(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v
 
 
-def _no_nul(v: str) -> str:
+def _writable(v: str) -> str:
     if "\0" in v:
         raise bad("must not contain a NUL byte", _NO_GOT)
-    return v
+    try:  # JSON-style escapes of an emoji ("\ud83d\ude80") arrive as a surrogate pair: join it
+        return v.encode("utf-16", "surrogatepass").decode("utf-16")
+    except UnicodeError:
+        raise bad("holds a lone surrogate escape (\\ud800-\\udfff), which is no character; write the "
+                  "character itself", _NO_GOT) from None
 
 
 def _nonempty(v: str) -> str:
@@ -102,7 +106,7 @@ class Matching:
         return {**handler(schema), "pattern": self.pattern}
 
 
-Text = Annotated[str, BeforeValidator(_number_as_text), AfterValidator(_no_nul),
+Text = Annotated[str, BeforeValidator(_number_as_text), AfterValidator(_writable),
                  Field(json_schema_extra={"type": ["string", "number"]})]
 Required = Annotated[Text, AfterValidator(_nonempty)]
 PathText = Annotated[Text, AfterValidator(_expanding)]
@@ -160,7 +164,7 @@ class Slurm(_Model):
     time: Annotated[Required, Matching(SLURM_TIME, "must be a Slurm time limit such as 24:00:00 or 1-12:00:00")
                     ] = "24:00:00"
     """the job's time limit in Slurm's formats (`1-12:00:00` included)"""
-    signal_before_s: Annotated[int, Field(ge=1, le=65535)] = 600
+    signal_before_s: Annotated[int, Field(ge=1, json_schema_extra={"maximum": 65535})] = 600
     """USR1 this many seconds before the limit; longer than one checkpoint save (SLURM2)"""
     partition: Annotated[Text, _ONE_WORD] = ""
     """`--partition`"""
@@ -172,6 +176,13 @@ class Slurm(_Model):
     """`--cpus-per-task` (0: not set)"""
     mem: Annotated[Text, _ONE_WORD] = ""
     """`--mem`"""
+
+    @field_validator("signal_before_s")
+    @classmethod
+    def _signal_fits_slurm(cls, v: int) -> int:
+        if v > 65535:
+            raise bad("must be at most 65535 seconds (Slurm's limit)", v)
+        return v
 
     @model_validator(mode="after")
     def _signal_inside_time(self) -> Slurm:
@@ -236,7 +247,7 @@ class JobSpec(_Model):
     """absolute path of a mount that survives the meter stop, or rclone:REMOTE:PATH (default: the profile's DURABLE_DIR/<name>/durable)"""
     queue: Annotated[list[Cell], Field(min_length=1)] = [Cell(name="main")]
     """the cells, run in order (default: one cell named `main`)"""
-    disk_floor_gb: Annotated[float, Field(ge=0, le=10**9, allow_inf_nan=False)] = 10
+    disk_floor_gb: Annotated[float, Field(ge=0, le=10**9, allow_inf_nan=False)] = 10.0
     """free GB the checkpoint disk must have before each run (U6); 0 turns the gate off"""
     inode_floor: Count = 10000
     """free inodes the checkpoint disk must have before each run (U7)"""
