@@ -214,3 +214,21 @@ def procs_running(marker: str, script: str) -> list[int]:
         if any(script in a and marker in a for a in text):
             pids.append(int(entry.name))
     return pids
+
+
+def session_procs(sid: int) -> list[int]:
+    """Pids still in session SID: a script started with `start` and everything it left behind
+    (nohup keeps the session; only setsid leaves it)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()  # after `pid (comm) `: state ppid pgrp session
+        if int(fields[3]) == sid:
+            pids.append(int(entry.name))
+    return pids
+

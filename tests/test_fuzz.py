@@ -14,6 +14,8 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings, strategies as st
 
+from ruamel.yaml import YAML
+
 from rgt.cli import main
 from rgt.diagnose import parsers
 
@@ -106,12 +108,45 @@ def test_mutated_probe_outputs_through_every_parser(case):
 
 
 JOB = (REPO / "examples" / "job.yaml").read_text()
+YAML_SAFE = YAML(typ="safe", pure=True)
 
 
 @BOUNDED
 @given(mutated(JOB))
 def test_mutated_job_specs_through_render(job):
     _refused_cleanly(*rgt_on("job.yaml", job, "render", "--platform", "vastai", "--job", "{file}", "--out", "{dir}/out"))
+
+
+_VALUE = st.recursive(st.none() | st.booleans() | st.integers(-2, 10**6) | st.floats() | _TEXT,
+                      lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_TEXT, inner, max_size=3),
+                      max_leaves=5)
+
+
+@st.composite
+def job_changes(draw) -> dict:
+    """Keys of the job spec (and a stranger), each set to a value of any shape or deleted."""
+    from rgt.render.spec import JobSpec, Kubernetes, Slurm
+    changes: dict = {}
+    for _ in range(draw(st.integers(1, 4))):
+        section = draw(st.sampled_from([None, "slurm", "kubernetes", "queue"]))
+        model = {None: JobSpec, "slurm": Slurm, "kubernetes": Kubernetes, "queue": None}[section]
+        if model is None:
+            cell = draw(st.dictionaries(st.sampled_from(["name", "args", "env", "nmae"]), _VALUE, max_size=3))
+            changes["queue"] = [cell, *draw(st.lists(st.just({"name": "b"}), max_size=1))]
+            continue
+        key = draw(st.sampled_from([*model.model_fields, "colour"]))
+        target = changes if section is None else changes.setdefault(section, {})
+        target[key] = draw(st.none() | _VALUE)  # None: the key left empty, so its default applies
+    return changes
+
+
+@settings(BOUNDED, max_examples=50)  # in-process and quick, so more shapes than the text mutations
+@given(job_changes())
+def test_job_spec_of_any_shape_is_refused_in_one_line_or_renders(changes):
+    data = json.loads(json.dumps(YAML_SAFE.load(JOB)))
+    data.update(changes)
+    _refused_cleanly(*rgt_on("job.yaml", json.dumps(data), "render", "--platform", "vastai", "--job", "{file}",
+                             "--out", "{dir}/out"))
 
 
 def _capture_text(outputs: dict[str, str]) -> str:

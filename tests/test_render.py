@@ -7,10 +7,10 @@ import ast
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -27,18 +27,20 @@ EXAMPLE = REPO / "examples" / "job.yaml"
 SHELLCHECK = shutil.which("shellcheck")
 
 
-def _matrix() -> list:
-    """(platform, variant) pairs from `rgt platforms --json`, so a new profile is covered at once."""
-    with tempfile.TemporaryDirectory() as cache:
-        proc = subprocess.run([sys.executable, "-m", "rgt", "platforms", "--json"], capture_output=True, text=True,
-                              env={**os.environ, "RGT_CACHE": cache}, timeout=120)
-    if proc.returncode != 0:  # a broken knowledge base: one failing case that says why
-        return [pytest.param(None, None, proc.stderr.strip(), id="platforms-json-failed")]
-    return [pytest.param(p["platform"], v["name"], p, id=f"{p['platform']}-{v['name']}")
-            for p in json.loads(proc.stdout)["platforms"] for v in p["variants"]]
+# Platforms by their profile files: a glob at collection, no subprocess; `platforms` below checks
+# that `rgt platforms --json` lists the same ones, so a new profile is covered at once.
+PROFILES = sorted(p.stem for p in (REPO / "profiles").glob("*.md") if not p.name.startswith("_"))
 
 
-MATRIX = _matrix()
+@pytest.fixture(scope="module")
+def platforms(tmp_path_factory) -> dict[str, list[str]]:
+    """{platform: [variant, …]} as `rgt platforms --json` lists them for a user."""
+    proc = subprocess.run([sys.executable, "-m", "rgt", "platforms", "--json"], capture_output=True, text=True,
+                          env={**os.environ, "RGT_CACHE": str(tmp_path_factory.mktemp("cache"))}, timeout=120)
+    assert proc.returncode == 0, f"`rgt platforms --json` failed: {proc.stderr.strip()}"
+    listed = {p["platform"]: [v["name"] for v in p["variants"]] for p in json.loads(proc.stdout)["platforms"]}
+    assert sorted(listed) == PROFILES
+    return listed
 
 
 @pytest.fixture(scope="module")
@@ -48,21 +50,20 @@ def index():
 
 
 @pytest.fixture(scope="module")
-def shellchecked(index, tmp_path_factory) -> dict:
+def shellchecked(index, platforms, tmp_path_factory) -> dict:
     """shellcheck over every platform x variant at once (it is the slow part), in parallel."""
     from rgt.render import load_job, render_profile, write
     if not SHELLCHECK:  # pragma: no cover - tests/run.sh installs it
         pytest.fail("shellcheck is not installed (tests/run.sh installs it)")
     job, procs = load_job(EXAMPLE), {}
-    for param in MATRIX:
-        platform, variant, _ = param.values
-        if platform is None:
-            continue
-        out = tmp_path_factory.mktemp(f"sc-{platform}-{variant}")
-        write(render_profile(index.profile(platform), variant, job, kb_root=REPO), out)
-        shell = sorted(str(p) for p in out.iterdir() if p.suffix in (".sh", ".sbatch"))
-        procs[(platform, variant)] = subprocess.Popen([SHELLCHECK, "-S", "style", "-s", "bash", *shell],
-                                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    for platform, variants in platforms.items():
+        for variant in variants:
+            out = tmp_path_factory.mktemp(f"sc-{platform}-{variant}")
+            write(render_profile(index.profile(platform), variant, job, kb_root=REPO), out)
+            shell = sorted(str(p) for p in out.iterdir() if p.suffix in (".sh", ".sbatch"))
+            procs[(platform, variant)] = subprocess.Popen([SHELLCHECK, "-S", "style", "-s", "bash", *shell],
+                                                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                                          text=True)
     results = {}
     for key, proc in procs.items():
         report, _ = proc.communicate(timeout=120)
@@ -70,9 +71,13 @@ def shellchecked(index, tmp_path_factory) -> dict:
     return results
 
 
-@pytest.mark.parametrize("platform,variant,info", MATRIX)
-def test_every_platform_variant_renders_clean_scripts(capsys, tmp_path, index, shellchecked, platform, variant, info):
-    assert platform is not None, f"`rgt platforms --json` failed: {info}"
+@pytest.mark.parametrize("platform", PROFILES)
+def test_every_platform_variant_renders_clean_scripts(capsys, tmp_path, index, platforms, shellchecked, platform):
+    for variant in platforms[platform]:
+        _renders_clean(capsys, tmp_path / variant, index, shellchecked, platform, variant)
+
+
+def _renders_clean(capsys, tmp_path, index, shellchecked, platform, variant):
     out = tmp_path / "out"
     r = run(capsys, "render", "--platform", platform, "--variant", variant, "--job", str(EXAMPLE),
             "--out", str(out), "--json")
@@ -113,6 +118,54 @@ def test_every_platform_variant_renders_clean_scripts(capsys, tmp_path, index, s
     gate = facts["meter_stop_irreversible"] is True and not profile.overrides[variant]["DURABLE_DIR"].value
     assert f"\nCOPYOUT_GATE='{int(gate)}'\n" in text
     assert f"\nMETER_STOP_VERB={shell_word(facts['meter_stop_verb'])}\n" in text
+
+
+STATIC_BASH = sorted((REPO / "templates").rglob("*.sh"))
+
+
+def test_run_one_template_holds_only_what_varies():
+    """The plain bash of run_one.sh lives in files of its own, included verbatim; the template keeps
+    the rendered header and the per-cell parts."""
+    template = (REPO / "templates" / "run_one.sh.j2").read_text()
+    assert len(template.splitlines()) < 150
+    included = set(re.findall(r'verbatim\("([^"]+)"\)', "".join(
+        p.read_text() for p in (REPO / "templates").glob("*.j2"))))
+    assert {"run_one/checkpoints.sh", "run_one/main.sh"} <= included
+    assert included == {p.relative_to(REPO / "templates").as_posix() for p in STATIC_BASH}  # none orphaned
+
+
+@pytest.mark.parametrize("path", STATIC_BASH, ids=lambda p: p.relative_to(REPO / "templates").as_posix())
+def test_static_bash_include_passes_shellcheck_by_itself(path):
+    text = path.read_text()
+    assert "{{" not in text and "{%" not in text  # included verbatim: a Jinja tag would reach the box as is
+    report = subprocess.run([SHELLCHECK, "-S", "style", "-s", "bash", str(path)], capture_output=True, text=True)
+    assert report.returncode == 0, report.stdout
+    syntax = subprocess.run(["bash", "-n", str(path)], capture_output=True, text=True)
+    assert syntax.returncode == 0, syntax.stderr
+
+
+def test_checkpoint_functions_run_on_their_own(tmp_path):
+    """checkpoints.sh sourced alone: the newest checkpoint without a valid sidecar is skipped."""
+    d = tmp_path / "ckpt"
+    d.mkdir()
+    for n, sidecar in ((1, "sha"), (2, "complete"), (3, "bad-sha"), (4, None)):
+        f = d / f"step_{n}.pt"
+        f.write_text(f"weights {n}\n")
+        os.utime(f, (1000 + n, 1000 + n))
+        if sidecar == "sha":
+            (d / f"{f.name}.sha256").write_text(hashlib.sha256(f.read_bytes()).hexdigest() + f"  {f}\n")
+        elif sidecar == "complete":
+            (d / f"{f.name}.complete").touch()
+        elif sidecar == "bad-sha":
+            (d / f"{f.name}.sha256").write_text("0" * 64 + "\n")
+    (d / "step_9.pt.tmp").write_text("partial")
+    script = ('set -u; shopt -s nullglob; log() { printf "%s\\n" "$*"; }; source "$1"; CKPT_PATTERN="step_*.pt"; '
+              'CKPT_DIR="$2"; newest_complete')
+    r = subprocess.run(["bash", "-c", script, "bash", str(REPO / "templates" / "run_one" / "checkpoints.sh"), str(d)],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == str(d / "step_2.pt")
+    assert "skipping incomplete checkpoint step_4.pt" in r.stderr and "skipping incomplete checkpoint step_3.pt" in r.stderr
 
 
 def test_secret_values_never_reach_a_rendered_file(capsys, tmp_path, monkeypatch):
@@ -177,6 +230,7 @@ def _example() -> dict:
     ({"queue": [{"name": "a b"}]}, 'rgt: job.yaml: `queue[1].name` must be letters, digits, `.`, `_` or `-` (at most 64, not starting with . or -) (got "a b")'),
     ({"queue": [{"name": "a"}, {"name": "a"}]}, 'rgt: job.yaml: `queue[2].name` repeats an earlier cell\'s name (got "a")'),
     ({"colour": "blue"}, None),
+    ({"slurm": {"signal_before_s": 70000}}, "rgt: job.yaml: `slurm.signal_before_s` must be at most 65535 seconds (Slurm's limit) (got 70000)"),
     ({"slurm": {"time": "forever"}}, 'rgt: job.yaml: `slurm.time` must be a Slurm time limit such as 24:00:00 or 1-12:00:00 (got "forever")'),
     ({"slurm": {"time": "00:05:00", "signal_before_s": 600}}, "rgt: job.yaml: `slurm.signal_before_s` must be shorter than slurm.time (00:05:00) (got 600)"),
     ({"kubernetes": {"restart_policy": "Always"}}, 'rgt: job.yaml: `kubernetes.restart_policy` must be OnFailure or Never (got "Always")'),
@@ -189,16 +243,71 @@ def test_bad_job_spec_is_one_line_naming_the_key(capsys, tmp_path, monkeypatch, 
             data.pop(k)
         else:
             data[k] = v
-    Path("job.yaml").write_text(json.dumps(data))
+    yaml = YAML(typ="rt", pure=True)
+    yaml.default_flow_style = False
+    with open("job.yaml", "w") as f:
+        yaml.dump(data, f)
     r = run(capsys, "render", "--platform", "vastai", "--job", "job.yaml", "--out", "o")
     assert r.code == 2 and r.out == ""
     err = r.err.strip()
     assert len(err.splitlines()) == 1 and "Traceback" not in err
+    # `rgt: job.yaml:N: `key` …`: N is the line that holds the key (the mapping's first for a missing one)
+    where, _, message = err.partition(": `")
+    assert where.startswith("rgt: job.yaml:"), err
+    number = int(where.rsplit(":", 1)[1])
     key = next(iter(change))
-    assert err.startswith("rgt: job.yaml: `" + key)
+    assert message.startswith(key), err
+    leaf = message.split("`")[0].rsplit(".", 1)[-1]
+    text = Path("job.yaml").read_text().splitlines()
+    if change[key] is None:
+        assert number == 1
+    elif leaf.endswith("]"):  # a list item: its own line
+        assert text[number - 1].lstrip().startswith("- "), (err, text[number - 1])
+    else:
+        assert f"{leaf}:" in text[number - 1], (err, text[number - 1])
     if line:
-        assert err == line
+        assert err == line.replace("rgt: job.yaml: ", f"rgt: job.yaml:{number}: ")
     assert not Path("o").exists()
+
+
+def test_key_errors_name_the_line_of_the_key(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    Path("job.yaml").write_text("name: x\ncommand: run\ncheckpoint_pattern: 'step_*'\nqueue:\n  - name: a\n"
+                                "  - name: b\n    env:\n      SEED: [1]\nslurm:\n  tmie: 1\n")
+    r = run(capsys, "render", "--platform", "vastai", "--job", "job.yaml", "--out", "o")
+    assert r.code == 2
+    assert r.err.startswith("rgt: job.yaml:10: `slurm.tmie` is not a job spec key (keys: slurm.time, "), r.err
+    Path("job.yaml").write_text(Path("job.yaml").read_text().replace("tmie", "time"))
+    r = run(capsys, "render", "--platform", "vastai", "--job", "job.yaml", "--out", "o")
+    assert r.err.strip() == "rgt: job.yaml:8: `queue[2].env.SEED` must be a string (got a list)"
+
+
+def test_minimal_spec_renders_with_the_declared_defaults(capsys, tmp_path):
+    """Only the required keys: every default comes from the model and reaches the scripts."""
+    spec = tmp_path / "job.yaml"
+    spec.write_text("name: tiny\ncommand: python train.py\ncheckpoint_pattern: 'step_*.pt'\n")
+    r = run(capsys, "render", "--platform", "slurm", "--job", str(spec), "--out", str(tmp_path / "o"))
+    assert r.code == 0, r.err
+    text = (tmp_path / "o" / "run_one.sh").read_text()
+    for line in ("DISK_FLOOR_GB='10'", "DISK_FLOOR_KB='10485760'", "INODE_FLOOR='10000'", "CELLS=('main')",
+                 'CKPT_ROOT="$RUN_ROOT"/\'checkpoints\''):
+        assert f"\n{line}\n" in text, line
+    sbatch = (tmp_path / "o" / "job.sbatch").read_text()
+    assert "#SBATCH --time=24:00:00" in sbatch and "#SBATCH --signal=B:USR1@600" in sbatch
+
+
+def test_escaped_emoji_is_joined_and_a_lone_surrogate_refused(capsys, tmp_path):
+    """A job.yaml written by json.dumps escapes an emoji as a surrogate pair; a lone one is no text."""
+    spec = tmp_path / "job.yaml"
+    spec.write_text(json.dumps({**_example(), "name": "\U0001f680 launch"}))  # ensure_ascii: "\ud83d\ude80"
+    assert "\\ud83d\\ude80" in spec.read_text()
+    r = run(capsys, "render", "--platform", "vastai", "--job", str(spec), "--out", str(tmp_path / "o"))
+    assert r.code == 0, r.err
+    assert "\nJOB_NAME='\U0001f680 launch'\n" in (tmp_path / "o" / "run_one.sh").read_text(encoding="utf-8")
+    spec.write_text('name: "\\ud800 x"\ncommand: run\ncheckpoint_pattern: "s_*"\n')
+    r = run(capsys, "render", "--platform", "vastai", "--job", str(spec), "--out", str(tmp_path / "p"))
+    assert r.code == 2 and r.err.strip() == (f"rgt: {spec}:1: `name` holds a lone surrogate escape (\\ud800-\\udfff), "
+                                             "which is no character; write the character itself"), r.err
 
 
 def test_yaml_syntax_error_names_file_and_line(capsys, tmp_path, monkeypatch):
@@ -211,11 +320,20 @@ def test_yaml_syntax_error_names_file_and_line(capsys, tmp_path, monkeypatch):
     assert r.code == 2 and r.err.strip() == "rgt: job spec missing.yaml not found (pass --job with the path of your job.yaml)"
 
 
-def test_example_spec_documents_every_key():
+def test_docs_describe_every_key_with_the_model_default():
+    """docs/job-spec.md explains the keys the model declares, and states the same defaults."""
+    from rgt.render.spec import JobSpec, Kubernetes, Slurm
     doc = (REPO / "docs" / "job-spec.md").read_text()
-    from rgt.render import JOB_KEYS, K8S_KEYS, SLURM_KEYS
-    for key in JOB_KEYS + SLURM_KEYS + K8S_KEYS:
-        assert f"`{key}`" in doc, key
+    for model in (JobSpec, Slurm, Kubernetes):
+        for key, field in model.model_fields.items():
+            assert f"`{key}`" in doc, key
+            default = field.default
+            if isinstance(default, (str, int, float)) and default != "":
+                written = re.findall(rf"^\| `{key}` \| `([^`]*)` \||`{key}` \(`([^`]*)`", doc, re.M)
+                shown = f"{default:g}" if isinstance(default, float) else str(default)
+                for cell in written:
+                    assert shown in cell, (key, default, cell)
+    assert "| `disk_floor_gb` | `10` |" in doc and "`signal_before_s`\n(`600`" in doc
     for name, code in EXIT_CODES.items():
         assert f"| {code} |" in doc, name
     job = load_job(EXAMPLE)
@@ -352,3 +470,19 @@ def test_verify_local_loads_checkpoints_with_torch_when_importable(tmp_path):
     assert r.returncode == 1
     assert "torch.load works" in r.stdout and "LOAD FAILED" in r.stdout and "bad.pt: RuntimeError" in r.stdout
     assert "not importable" not in r.stdout
+
+
+def test_job_schema_is_generated_from_the_spec_and_validates_the_example():
+    """docs/job.schema.json is what editors check job.yaml with: current, and agreeing with rgt."""
+    import jsonschema
+    from rgt.render.spec import json_schema
+    published = (REPO / "docs" / "job.schema.json").read_text()
+    assert published == json_schema(), "docs/job.schema.json is stale: run `python -m rgt.render`"
+    schema = json.loads(published)
+    jsonschema.Draft202012Validator.check_schema(schema)
+    validator = jsonschema.Draft202012Validator(schema)
+    assert not list(validator.iter_errors(_example()))
+    for bad in ({"colour": "blue"}, {"detach": "screen"}, {"queue": [{"name": "a b"}]}, {"inode_floor": 1.5},
+                {"slurm": {"time": "forever"}}, {"kubernetes": {"restart_policy": "Always"}}):
+        assert list(validator.iter_errors({**_example(), **bad})), bad
+    assert "job.schema.json" in (REPO / "docs" / "job-spec.md").read_text()

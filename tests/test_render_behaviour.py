@@ -9,7 +9,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -284,9 +283,15 @@ def test_boot_hook_relaunches_once_and_resumes(tmp_path):
     assert first.returncode == 0 and "queue started" in first.stdout
     try:
         wait_for(lambda: (ckdir / "step_2.pt.sha256").exists(), what="first checkpoints")
-        second = run(out / "onstart.sh", root=tmp_path)  # e.g. the hook fired twice
-        assert second.returncode == 0 and "queue already running" in second.stdout
-        time.sleep(0.3)
+        # The hook fires twice. It runs in a session of its own, so once that session is empty,
+        # everything it started has ended: a second queue would have logged QUEUE START (or, refused
+        # by the lock, QUEUE ALREADY RUNNING) in queue.log, or would still be running.
+        hook = start(out / "onstart.sh", root=tmp_path)
+        said, _ = hook.communicate(timeout=20)
+        assert hook.returncode == 0 and "queue already running" in said
+        wait_for(lambda: not boxkit.session_procs(hook.pid), what="whatever the second hook started to end")
+        qtext = (run_root(tmp_path) / "logs" / "queue.log").read_text()
+        assert qtext.count("QUEUE START") == 1 and "QUEUE ALREADY RUNNING" not in qtext, qtext
         runners = boxkit.procs_running(str(out), "run_queue.sh")
         assert len(runners) == 1, runners
         detach = run(out / "run_queue.sh", "--detach", root=tmp_path)
