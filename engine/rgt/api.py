@@ -32,7 +32,7 @@ def open_index(kb: str | Path | None = None) -> Index:
 
 def _shaped(kind: str, body: dict | None = None, **fields: Any) -> dict:
     body = {k: v for k, v in {**(body or {}), **fields}.items() if k not in ("version", "kind")}
-    return {"version": VERSIONS.get(kind, JSON_VERSION), "kind": kind, **body}  # render.py's own number is dropped
+    return {"version": VERSIONS.get(kind, JSON_VERSION), "kind": kind, **body}
 
 
 def observable():

@@ -16,6 +16,7 @@ from ..errors import UsageError
 from ..kb import schema
 from ..kb.model import Profile
 from ..kb.paths import bundled_kb
+from ..platform import choose_variant, require_profile
 from .quoting import q_filter, shell_word, yaml_scalar
 from .spec import RCLONE, JobSpec, load_job
 
@@ -39,21 +40,8 @@ EXIT_CODES: dict[str, int] = {name: code for name, (code, _) in EXIT.items()}
 EXPANDING_OVERRIDES = ("DATA_DIR", "DURABLE_DIR", "HF_HOME", "CRED_FILE", "PY")
 
 
-def choose_variant(profile: Profile, variant: str | None) -> str:
-    names = profile.variant_names()
-    if variant:
-        if variant not in names:
-            raise UsageError(f"platform `{profile.slug}` has no variant `{variant}`", hint=f"variants: {', '.join(names)}")
-        return variant
-    if len(names) > 1:
-        raise UsageError(f"platform `{profile.slug}` has several variants; pick one with --variant",
-                         hint=f"variants: {', '.join(names)}")
-    return names[0]
-
-
 def render(index, platform: str, variant: str | None, job: JobSpec) -> dict[str, str]:
     """The files for `platform` / `variant` and `job`, as {file name: text}."""
-    from ..api import require_profile
     profile = require_profile(index, platform, variant)
     root = Path(index.root)
     return render_profile(profile, variant, job, kb_root=root)
@@ -214,13 +202,12 @@ def write(files: dict[str, str], out_dir: str | Path, *, force: bool = False) ->
 
 def render_job(index, platform: str, variant: str | None, job_path: str | Path, out_dir: str | Path,
                force: bool = False) -> dict:
-    """The whole command: load, render, write; returns the `--json` shape."""
-    from ..api import JSON_VERSION, require_profile
+    """The whole command: load, render, write; returns the body of the `--json` shape (api adds its
+    kind and version)."""
     job = load_job(job_path)
     profile = require_profile(index, platform, variant)
     variant = choose_variant(profile, variant)
     files = render_profile(profile, variant, job, kb_root=Path(index.root))
-    return {"version": JSON_VERSION, "kind": "render", "platform": platform, "variant": variant,
-            "files": write(files, out_dir, force=force)}
+    return {"platform": platform, "variant": variant, "files": write(files, out_dir, force=force)}
 
 
