@@ -27,7 +27,7 @@ def test_platforms_json_lists_each_platform_with_its_variants(capsys):
     data = r.json()
     assert data["version"] == 1 and data["kind"] == "platforms"
     by_slug = {p["platform"]: p for p in data["platforms"]}
-    assert [v["name"] for v in by_slug["paperspace"]["variants"]] == ["gradient", "core"]
+    assert [v["name"] for v in by_slug["paperspace"]["variants"]] == ["gradient", "gradient-free", "core"]
     for p in data["platforms"]:
         assert set(p) == {"platform", "name", "kind", "prefixes", "variants", "gotchas", "file"}
         assert p["variants"] and all(set(v) == {"name", "description"} for v in p["variants"])

@@ -67,7 +67,7 @@ def test_the_run_is_found_beside_rgt_and_its_stdout_read(capsys, sshd_server, tm
         assert f"the run is pid {trainer.pid}" in data["hosts"][0]["run"], data["hosts"][0]["run"]
         u43 = next(c for c in data["candidates"] if c["id"] == "U43")
         assert u43["verdict"] == "confirmed", u43
-        assert any(str(log) in e["line"] and f"pid {trainer.pid}" in e["line"] for e in u43["evidence"])
+        assert f"/proc/{trainer.pid}/fd/1 {log}" in [e["line"] for e in u43["evidence"]], u43["evidence"]
         assert not [ln for ln in _evidence_lines(data) if any(mark in ln for mark in OWN)]
     finally:
         trainer.kill()

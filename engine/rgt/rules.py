@@ -67,6 +67,29 @@ def evaluate(text: str | None, facts: dict[str, Any]) -> bool | None:
     return _kleene(parse(text).body, facts)
 
 
+def witnesses(text: str | None, facts: dict[str, Any]) -> frozenset[str]:
+    """The names whose values made `text` true (or false, when it is false): for an `or` that
+    holds, only the parts that hold; an `and` needs all of them. Evidence quotes these and not
+    every operand (a confirmed OOM does not quote `gpu_fell_off_bus = False`)."""
+    if not text:
+        return frozenset()
+    tree = parse(text).body
+    return frozenset(_witness(tree, facts, _kleene(tree, facts)))
+
+
+def _witness(node: ast.AST, facts: dict[str, Any], value: bool | None) -> set[str]:
+    if value is None:
+        return set()
+    if isinstance(node, ast.BoolOp):
+        parts = [(v, _kleene(v, facts)) for v in node.values]
+        decisive = isinstance(node.op, ast.Or)  # a true `or` rests on its true parts, a false `and` on its false ones
+        chosen = [v for v, r in parts if r is value] if value is decisive else [v for v, _ in parts]
+        return set().union(*(_witness(v, facts, value) for v in chosen))
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+        return _witness(node.operand, facts, not value)
+    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+
+
 def _kleene(node: ast.AST, facts: dict[str, Any]) -> bool | None:
     if isinstance(node, ast.BoolOp):
         values = [_kleene(v, facts) for v in node.values]

@@ -64,6 +64,7 @@ class HostResult:
     probe_errors: dict[str, str] = field(default_factory=dict)
     error: str | None = None
     run_note: str = ""                                   # how the run was identified, or why not
+    pasted: set[str] = field(default_factory=set)       # names read from the user's text, not the box
     set_aside: dict[str, str] = field(default_factory=dict)  # name -> why it does not decide here
     notes: list[str] = field(default_factory=list)
 
@@ -72,7 +73,10 @@ class HostResult:
         return {n: o.value for n, (_, o) in self.observations.items() if n not in self.set_aside}
 
 
-PROCESS_PROBE = "ps"  # every probed box gets it: rgt's own processes, the run and the box's age come from it
+# Every probed box gets these: rgt's own processes, the run and the box's age come from ps, and
+# the run is found by who holds the GPU (fuser), whichever gotchas were ranked.
+PROCESS_PROBE = "ps"
+ALWAYS = (PROCESS_PROBE, "gpu_holders")
 
 
 def clocks(profile: Profile | None, variant: str | None) -> list[float]:
@@ -347,7 +351,8 @@ def decide(g: Gotcha, ctx: Context, host: HostResult | None) -> dict[str, Any]:
         said = _evidence(g.confirm, told, None) if out["why"] else []
         out["evidence"] = _dedup(said + _bearing(g, host))
         out["missing"] = _missing(g, facts, host, own is None, ctx) or [
-            {"name": "readings", "why": "its readings fall between what confirms it and what rules it out",
+            {"name": "readings", "why": "its readings fall between what confirms it and what rules it out"
+             if g.confirm else "no probe can prove its cause, and the readings do not rule it out",
              "next": "check it by hand with its Verify step (rgt show " + g.id + ")"}]
     return out
 
@@ -358,7 +363,10 @@ def _line(name: str, host: HostResult | None) -> dict | None:
     pid, obs = host.observations[name]
     if obs.value is None:
         return None
-    entry = {"probe": pid, "line": obs.line or f"{name} = {obs.value}", "host": host.host}
+    entry: dict[str, Any] = {"probe": pid, "line": obs.line or f"{name} = {obs.value}",
+             "host": PASTED if name in host.pasted else host.host}
+    if obs.derived or not obs.line:
+        entry["derived"] = True  # rgt's summary of the output, not a line the box printed
     if name in host.set_aside:
         entry["note"] = host.set_aside[name]
     return entry
@@ -376,7 +384,8 @@ def _dedup(entries: list[dict]) -> list[dict]:
 
 def _evidence(expr: str | None, facts: dict, host: HostResult | None) -> list[dict]:
     out = []
-    for name in sorted(rules.names_read(expr)):
+    seen = {**facts, **(host.deciding() if host else {})}
+    for name in sorted(rules.witnesses(expr, seen) or rules.names_read(expr)):
         if (entry := _line(name, host)) and name not in (host.set_aside if host else {}):
             out.append(entry)
         elif name.startswith("said_") and facts.get(name) is not None:
@@ -449,9 +458,10 @@ def _why_absent(name: str, host: HostResult | None, ctx: Context) -> dict:
     probe = ctx.probe_of.get(name)
     if probe is None:
         return {"why": "no probe reads it", "next": ""}
+    readable = [o.value for n, (pid, o) in host.observations.items() if pid == probe and n.endswith("_readable")]
     if probe in host.probe_errors:
         why = f"the {probe} probe {host.probe_errors[probe]}"
-    elif not any(pid == probe for pid, _ in host.observations.values()):
+    elif False in readable or not any(pid == probe for pid, _ in host.observations.values()):
         why = f"the {probe} probe could not read it (no permission, or the tool is missing)"
     else:
         why = f"the {probe} probe's output did not show it"
@@ -486,7 +496,7 @@ def diagnose(index: Index, text: str, *, profile: Profile | None = None, variant
     top = [(r.gotcha, r.score) for r in ranked[:limit] if r.score >= 0.1 * best or r.fits]
     hosts: list[HostResult] = []
     if transports:
-        wanted = [PROCESS_PROBE]
+        wanted = list(ALWAYS)
         for g, _ in top:
             wanted += [p for p in g.probes if p not in wanted]
         probes = [p for pid in wanted if (p := index.probe(pid))]
@@ -499,23 +509,38 @@ def diagnose(index: Index, text: str, *, profile: Profile | None = None, variant
         if not hosts:
             raise RemoteError(f"no host could be probed; first: {probed[0].error}",
                               hint="check the hosts with `ssh HOST true`")
-        for h in hosts:  # what the user pasted holds on every host, under what the host shows
-            h.observations = {**pasted.observations, **h.observations}
+        for h in hosts:  # what the user pasted holds on every host, under what the host itself shows
+            for name, item in pasted.observations.items():
+                if name not in h.observations or name in h.set_aside:  # the user may paste the host's own log
+                    h.observations[name] = item
+                    h.pasted.add(name)
+                    h.set_aside.pop(name, None)
     recognised = recognise(hosts, profiles) if profile is None and named is None else None
     if recognised:
         result["platform_recognised"] = recognised.slug
     ctx = Context.build(index, profile or named or recognised, variant if profile else None, said)
-    candidates = []
-    for g, score in top:
-        verdict, detail = _combine([decide(g, ctx, h) for h in hosts] or [decide(g, ctx, pasted if pasted.observations else None)])
-        candidates.append({
-            "id": g.id, "title": g.title, "platform": g.platform, "score": round(score, 3),
-            "verdict": verdict, "evidence": detail["evidence"], "missing": detail["missing"],
-            "why": detail["why"], "fix": g.fix, "see": g.see, "location": f"{g.file}:{g.line}",
-        })
+    seen_on = hosts or ([pasted] if pasted.observations else [])
+    candidates = [_candidate(g, score, ctx, seen_on) for g, score in top]
+    # a cause the box proves is named even when the user's words did not bring it up (an Xid 79
+    # under "the job died overnight"): every other gotcha whose rules the readings can decide
+    shown = {c["id"] for c in candidates}
+    observed = {n for h in seen_on for n in h.observations}
+    for g in (index.gotchas() if seen_on else []):
+        if g.id in shown or not g.confirm or not rules.names_read(g.confirm) & observed:
+            continue
+        found = _candidate(g, 0.0, ctx, seen_on)
+        if found["verdict"] == rules.CONFIRMED:
+            candidates.append({**found, "found_by": "the box: your words did not name it"})
     order = {rules.CONFIRMED: 0, rules.POSSIBLE: 1, rules.RULED_OUT: 2}
     result["candidates"] = sorted(candidates, key=lambda c: (order[c["verdict"]], -c["score"]))
     return result
+
+
+def _candidate(g: Gotcha, score: float, ctx: Context, seen_on: list[HostResult]) -> dict[str, Any]:
+    verdict, detail = _combine([decide(g, ctx, h) for h in seen_on] or [decide(g, ctx, None)])
+    return {"id": g.id, "title": g.title, "platform": g.platform, "score": round(score, 3),
+            "verdict": verdict, "evidence": detail["evidence"], "missing": detail["missing"],
+            "why": detail["why"], "fix": g.fix, "see": g.see, "location": f"{g.file}:{g.line}"}
 
 
 def _combine(decided: list[dict]) -> tuple[str, dict]:

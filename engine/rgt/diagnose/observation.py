@@ -9,9 +9,10 @@ from typing import Any
 class Observation:
     value: Any
     line: str = ""  # the line of probe output that justifies the value ("" when it is an absence)
+    derived: bool = False  # the line is rgt's own summary of several output lines, not one of them
 
     def to_json(self) -> dict:
-        return {"value": self.value, "line": self.line}
+        return {"value": self.value, "line": self.line, **({"derived": True} if self.derived else {})}
 
 
 Observations = dict[str, Observation]

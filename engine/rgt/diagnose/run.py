@@ -47,7 +47,9 @@ _NEVER = re.compile(
     r"grep|egrep|pgrep|pkill|ps|top|htop|nvtop|tail|less|more|cat|vim?|nano|ssh|sshd.*|sftp-server|"
     r"nvidia-smi|nvidia-persistenced|nv-hostengine|dcgm.*|fuser|systemd.*|dbus-.*|cron|rsyslogd|"
     r"jupyter.*|tensorboard|code-server|node|init|tini|dumb-init|supervisord|containerd.*|dockerd|"
-    r"networkd-dispatcher|unattended-upgrade.*|snapd|packagekitd|polkitd)$")
+    r"networkd-dispatcher|unattended-upgrade.*|snapd|packagekitd|polkitd|"
+    # desktops: the display server and compositors hold the GPU on every workstation
+    r"Xorg|X|Xwayland|gnome-shell|kwin.*|plasmashell|mutter|sway|weston|gdm.*|sddm.*|firefox.*|chrome|chromium.*)$")
 # Python programs that are services, not training: notebook and tensorboard servers, distro daemons
 _PY_SERVICE = re.compile(r"(?:^|/)(?:jupyter[-\w]*|tensorboard|networkd-dispatcher|unattended-upgrade\w*|"
                          r"supervisord|gunicorn|uvicorn|streamlit|gradio)\b"
@@ -128,17 +130,17 @@ def identify(observations: dict[str, tuple[str, Observation]], sel: Selector) ->
     if not chosen:
         if (sel.pid or sel.match) and complete:  # the user said what the run is, and it is not there
             line = f"no process matches {how}"
-            return {"run_identified": Observation(False, line), "run_alive": Observation(False, line)}, line
+            return {"run_identified": Observation(False, line, True), "run_alive": Observation(False, line, True)}, line
         if not sel and complete and not gpu and not any(_is_python(p) and not _never(p) for p in procs):
             # nothing that could be a training run is left: no Python program, nothing on the GPU
             line = "no Python process (services aside) and no process holding the GPU"
-            return {"run_identified": Observation(False, line), "run_alive": Observation(False, line)}, line
+            return {"run_identified": Observation(False, line, True), "run_alive": Observation(False, line, True)}, line
         hint = "pass --pid N, --match TEXT or --workdir DIR to name the run"
         return {}, ("no process holds the GPU and no run was named; " + hint) if not sel else f"no run found by {how}"
     tops = roots(chosen, procs)
     if len(tops) > 1 and not (sel.pid or sel.match):
         listed = "; ".join(f"pid {t['pid']} ({t['args'][:60]})" for t in tops[:4])
-        return {"run_identified": Observation(False, f"several runs: {listed}")}, \
+        return {"run_identified": Observation(False, f"several runs: {listed}", True)}, \
             f"several runs qualify ({listed}); pass --pid N or --match TEXT to choose"
     group = {p["pid"]: p for p in chosen + tops}.values()
     top = min(tops, key=lambda t: t["pid"]) if len(tops) > 1 else tops[0]
@@ -177,17 +179,19 @@ def _has_u_flag(args: str) -> bool:
 
 
 def _stdout(p: dict) -> Observations:
+    """Where the run's stdout goes, quoting the /proc line that shows it, and whether it is
+    buffered, quoting the variable's own line or the ps row that shows no `-u`."""
     out = p.get("out")
     if not out:
         return {}  # its fds are not ours to read: say nothing
-    line = f"pid {p['pid']} stdout -> {out}   ({p['args'][:80]})"
-    redirected = not _TTY.match(out)
-    result = {"run_stdout_redirected": Observation(redirected, line)}
+    result = {"run_stdout_redirected": Observation(not _TTY.match(out), p.get("out_line") or p["line"])}
     env = p.get("env")
-    if _has_u_flag(p["args"]) or (env and env.get("PYTHONUNBUFFERED")):
-        result["run_unbuffered"] = Observation(True, line + ("   PYTHONUNBUFFERED set" if env and env.get("PYTHONUNBUFFERED") else ""))
-    elif env is not None and _is_python(p):
-        result["run_unbuffered"] = Observation(False, line + "   (no -u, no PYTHONUNBUFFERED)")
+    if _has_u_flag(p["args"]):
+        result["run_unbuffered"] = Observation(True, p["line"])
+    elif env and env.get("PYTHONUNBUFFERED"):
+        result["run_unbuffered"] = Observation(True, p.get("env_lines", {}).get("PYTHONUNBUFFERED", p["line"]))
+    elif env is not None and _is_python(p):  # environ was read (PATH shows it) and holds no such variable
+        result["run_unbuffered"] = Observation(False, p["line"])
     return result
 
 
@@ -196,6 +200,7 @@ def _environment(p: dict) -> Observations:
     if env is None:
         return {}
     proxies = {k: v for k, v in env.items() if k.lower() in ("http_proxy", "https_proxy", "all_proxy") and v}
-    line = (f"pid {p['pid']} environment: " + ", ".join(f"{k}={v}" for k, v in proxies.items())) if proxies \
-        else f"pid {p['pid']} environment has no http_proxy, https_proxy or all_proxy"
-    return {"run_proxy_set": Observation(bool(proxies), line)}
+    if proxies:
+        return {"run_proxy_set": Observation(True, p.get("env_lines", {}).get(next(iter(proxies)), p["line"]))}
+    line = f"pid {p['pid']} environment has no http_proxy, https_proxy or all_proxy"
+    return {"run_proxy_set": Observation(False, line, True)}

@@ -28,7 +28,8 @@ Proxy credentials are masked on the box (`//***@`).
 
 Observations:
 - `processes`: the other processes, each a dict (pid, ppid, sid, uid, stat, age_s, rss_kb,
-  threads, args, line; `cwd` and `out` when readable; `env` when readable, else None). Which of
+  threads, args, line; `cwd` and `out` when readable, with the lines that showed them; `env`
+  when readable, else None, and `env_lines`). Which of
   them is the user's run is decided in one place, `rgt.diagnose.run`.
 - `processes_complete`: the table was printed to its end (absence can be trusted).
 - `proc_count`, `zombie_procs`: counted without rgt's own processes.
@@ -87,10 +88,12 @@ def parse(text: str) -> Observations:
                                "age_s": int(age), "rss_kb": int(rss), "threads": int(nlwp), "args": args,
                                "line": ln, "env": None}
         elif section == "links" and (m := _LINK.match(ln)) and int(m.group(1)) in procs and m.group(3).strip():
-            procs[int(m.group(1))]["cwd" if m.group(2) == "cwd" else "out"] = m.group(3)
+            key = "cwd" if m.group(2) == "cwd" else "out"
+            procs[int(m.group(1))].update({key: m.group(3), f"{key}_line": ln})
         elif section == "environ" and (m := _ENV.match(ln)) and int(m.group(1)) in procs:
-            env = procs[int(m.group(1))]
-            env["env"] = {**(env["env"] or {}), m.group(2): m.group(3)}
+            proc = procs[int(m.group(1))]
+            proc["env"] = {**(proc["env"] or {}), m.group(2): m.group(3)}
+            proc.setdefault("env_lines", {})[m.group(2)] = ln
     if self_sid is None or not procs:
         return {}  # without its own session rgt could not tell itself apart: no reading
     # a process carrying RGT_SID belongs to an rgt batch: this one, or another rgt probing at once
