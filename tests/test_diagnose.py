@@ -206,3 +206,20 @@ def test_a_fresh_reboot_is_a_reading_not_a_proof(capsys, tmp_path):
     assert by_id["GEN6"]["verdict"] == "possible"
     assert any("up 38 min" in e["line"] or "2281.50" in e["line"] for e in by_id["GEN6"]["evidence"])
     assert all(c["verdict"] != "confirmed" for c in by_id.values())
+
+
+def test_a_pasted_oom_line_proves_the_kill_not_its_mechanism(tmp_path):
+    """The issue's own check, as a new user types it: one OOM-killer line proves the kernel killed
+    the run for memory (U3), not which mechanism filled memory (U9 stays possible, line attached)."""
+    import subprocess
+    import sys
+    rgt = Path(sys.executable).parent / "rgt"
+    line = "Out of memory: Killed process 4242 (python) total-vm:82132kB, anon-rss:65280kB, file-rss:6644kB"
+    done = subprocess.run([str(rgt), "diagnose", "-", "--json", "--limit", "20"], input=line + "\n",
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    by_id = {c["id"]: c for c in json.loads(done.stdout)["candidates"]}
+    assert by_id["U3"]["verdict"] == "confirmed" and by_id["U3"]["evidence"][0]["line"] == line
+    assert by_id["U9"]["verdict"] == "possible" and line in [e["line"] for e in by_id["U9"]["evidence"]]
+    assert by_id["U9"]["missing"]
+    assert all(c["verdict"] != "confirmed" for c in by_id.values() if c["platform"] is not None)
