@@ -357,7 +357,8 @@ def _parse_slurm(c: _Checker, d: dict) -> dict:
         if v and not _SAFE_WORD.match(v):
             raise c.fail(f"slurm.{key}", "must be one word of letters, digits and .,:=+/_-", v)
         out[key] = v
-    out["gpus"] = c.number(d, "gpus", "slurm.gpus", 1, integer=True)
+    # No GPUs unless asked: a cluster without a gpu gres refuses the whole job at submit.
+    out["gpus"] = c.number(d, "gpus", "slurm.gpus", 0, integer=True)
     out["cpus_per_task"] = c.number(d, "cpus_per_task", "slurm.cpus_per_task", 0, integer=True)
     return out
 
@@ -392,7 +393,7 @@ def _parse_k8s(c: _Checker, d: dict) -> dict:
         if v is not None and (isinstance(v, bool) or not _K8S_QTY.match(str(v))):
             raise c.fail(f"kubernetes.{key}", "must be a Kubernetes quantity such as 8, 500m or 64Gi", v)
         out[key] = "" if v is None else str(v)
-    out["gpus"] = c.number(d, "gpus", "kubernetes.gpus", 1, integer=True)
+    out["gpus"] = c.number(d, "gpus", "kubernetes.gpus", 0, integer=True)  # none unless asked
     out["backoff_limit"] = c.number(d, "backoff_limit", "kubernetes.backoff_limit", 6, integer=True)
     out["grace_period_s"] = c.number(d, "grace_period_s", "kubernetes.grace_period_s", 600, integer=True)
     policy = c.string(d, "restart_policy", "kubernetes.restart_policy", default="OnFailure")
