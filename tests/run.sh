@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh Debian/Ubuntu machine: installs what the tests use (a real
-# OpenSSH server, shellcheck, rclone for the remote durable target, Python packages in .venv),
-# then runs pytest.
+# OpenSSH server, shellcheck, rclone for the remote durable target, slurm-wlm, munge, slurmdbd
+# and mariadb-server for a one-node Slurm cluster the tests start by hand, Python packages in
+# .venv), then runs pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,6 +11,10 @@ need=()
 command -v ssh >/dev/null 2>&1 || need+=(openssh-client)
 command -v shellcheck >/dev/null 2>&1 || need+=(shellcheck)
 command -v rclone >/dev/null 2>&1 || need+=(rclone)
+[ -x /usr/sbin/slurmctld ] || need+=(slurm-wlm)  # slurmctld, slurmd, client commands
+[ -x /usr/sbin/munged ] || need+=(munge)
+[ -x /usr/sbin/slurmdbd ] || need+=(slurmdbd)  # accounting, so sacct has job rows
+[ -x /usr/sbin/mariadbd ] || need+=(mariadb-server)  # slurmdbd's database, started in a temp dir
 command -v flock >/dev/null 2>&1 && command -v setsid >/dev/null 2>&1 || need+=(util-linux)  # the box scripts lock with flock
 if [ "${#need[@]}" -gt 0 ]; then
   sudo=""
