@@ -18,6 +18,7 @@ import boxkit
 from boxkit import box_profile, render_box, run_root
 
 LIMIT = {"time": "3:00", "signal_before_s": 90}  # minutes:seconds in Slurm's format
+ENDED = ("COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY", "BOOT_FAIL", "PREEMPTED")
 
 
 def slurm_box(root: Path, queue: list) -> Path:
@@ -32,8 +33,7 @@ def submit(cluster, out: Path, root: Path, **extra: str) -> str:
     return r.stdout.strip().split(";")[0]
 
 
-def follow(cluster, job_id: str, timeout: float, until=("COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL")
-           ) -> list[str]:
+def follow(cluster, job_id: str, timeout: float, until: tuple[str, ...] = ENDED) -> list[str]:
     """Poll the job until it reaches one of UNTIL; a requeued job held for its begin time is
     released. The states seen, in order.
 
