@@ -37,3 +37,18 @@ def sshd_server(tmp_path_factory):
     server = sshd.start(tmp_path_factory.mktemp("sshd"))
     yield server
     sshd.stop(server)
+
+
+@pytest.fixture(scope="session")
+def slurm_cluster(tmp_path_factory):
+    """A one-node Slurm cluster on 127.0.0.1 with accounting (slurmdbd on MariaDB, so sacct has
+    job rows), started once per session; every daemon is stopped afterwards and checked gone."""
+    import slurmkit
+    why = slurmkit.missing(accounting=True)
+    if why:
+        pytest.skip(f"no Slurm cluster: {why}")
+    cluster = slurmkit.start(tmp_path_factory.mktemp("slurm"), accounting=True)
+    yield cluster
+    slurmkit.stop(cluster)
+    assert cluster.alive() == [], f"Slurm daemons left running: {cluster.alive()}"
+    assert slurmkit.leftovers(cluster) == [], "processes of the test cluster left running"

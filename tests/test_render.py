@@ -486,3 +486,35 @@ def test_job_schema_is_generated_from_the_spec_and_validates_the_example():
                 {"slurm": {"time": "forever"}}, {"kubernetes": {"restart_policy": "Always"}}):
         assert list(validator.iter_errors({**_example(), **bad})), bad
     assert "job.schema.json" in (REPO / "docs" / "job-spec.md").read_text()
+
+
+def _k8s_limits(files: dict) -> dict:
+    jobdoc = list(YAML(typ="safe", pure=True).load_all(files["k8s-job.yaml"]))[1]
+    return jobdoc["spec"]["template"]["spec"]["containers"][0].get("resources", {})
+
+
+@pytest.mark.parametrize("gpus, gres", [(None, None), (0, None), (2, "--gres=gpu:2")])
+def test_slurm_gpus_are_what_the_spec_asks(tmp_path, gpus, gres):
+    # A cluster without a gpu gres refuses `--gres=gpu:1` at submit ("Invalid generic resource
+    # specification"), so a spec that names no GPUs must ask for none.
+    slurm = {"time": "01:00:00"} | ({} if gpus is None else {"gpus": gpus})
+    sb = render_profile(box_profile(tmp_path, slug="slurm"), None, parse_job({**_example(), "slurm": slurm}))["job.sbatch"]
+    asked = [line for line in sb.splitlines() if line.startswith("#SBATCH --gres") or "--gpus" in line]
+    assert asked == ([f"#SBATCH {gres}"] if gres else [])
+
+
+@pytest.mark.parametrize("gpus, want", [(None, {}), (0, {}), (4, {"limits": {"nvidia.com/gpu": 4}})])
+def test_kubernetes_gpus_are_what_the_spec_asks(tmp_path, gpus, want):
+    profile = box_profile(tmp_path, slug="kubernetes", detach="k8s-job", detach_primitive="k8s-job")
+    k8s = {"image": "busybox:1.36", "pvc": "ckpts"} | ({} if gpus is None else {"gpus": gpus})
+    assert _k8s_limits(render_profile(profile, None, parse_job({**_example(), "kubernetes": k8s}))) == want
+
+
+@pytest.mark.parametrize("section", ["slurm", "kubernetes"])
+@pytest.mark.parametrize("bad", ["two", -1, True, 1.5])
+def test_bad_gpus_is_one_line_naming_the_key(capsys, tmp_path, monkeypatch, section, bad):
+    monkeypatch.chdir(tmp_path)
+    Path("job.yaml").write_text(json.dumps({**_example(), section: {"gpus": bad}}))
+    r = run(capsys, "render", "--platform", section, "--job", "job.yaml", "--out", "o")
+    assert r.code == 2 and r.out == "" and "Traceback" not in r.err
+    assert len(r.err.strip().splitlines()) == 1 and r.err.startswith(f"rgt: job.yaml:1: `{section}.gpus` must be ")

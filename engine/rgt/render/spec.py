@@ -170,8 +170,8 @@ class Slurm(_Model):
     """`--partition`"""
     account: Annotated[Text, _ONE_WORD] = ""
     """`--account`"""
-    gpus: Count = 1
-    """`--gres=gpu:N`"""
+    gpus: Count = 0
+    """`--gres=gpu:N`; 0 or omitted asks for none (a cluster without a gpu gres refuses the request)"""
     cpus_per_task: Count = 0
     """`--cpus-per-task` (0: not set)"""
     mem: Annotated[Text, _ONE_WORD] = ""
@@ -206,8 +206,8 @@ class Kubernetes(_Model):
     """the PersistentVolumeClaim holding the checkpoints (required to render for Kubernetes)"""
     mount_path: Annotated[Text, AfterValidator(_absolute)] = ""
     """where the claim is mounted; must contain the profile's DATA_DIR (default: the directory holding DATA_DIR and DURABLE_DIR)"""
-    gpus: Count = 1
-    """`nvidia.com/gpu`"""
+    gpus: Count = 0
+    """`nvidia.com/gpu` limit; 0 or omitted asks for none"""
     cpu: Annotated[Text, _K8S_QUANTITY] = ""
     """CPU limit, a Kubernetes quantity"""
     memory: Annotated[Text, _K8S_QUANTITY] = ""
