@@ -51,10 +51,20 @@ def test_an_oom_line_confirms_oom_and_rules_out_the_clock_quoting_the_line(capsy
 
 
 def test_off_topic_text_is_no_match_not_a_guess(capsys):
-    r = run(capsys, "diagnose", "how do I bake sourdough bread at home", "--json")
+    r = run(capsys, "diagnose", "sourdough starter with rye flour smells of acetone", "--json")
     assert r.code == 1
     assert r.json()["no_match"] is True and r.json()["candidates"] == []
     assert "nothing in the knowledge base fits" in r.json()["message"]
+
+
+def test_a_request_for_advice_is_not_a_failure(capsys):
+    """"explain how DDP works" shares the domain's words but reports nothing that went wrong."""
+    for text in ("explain how DDP works under the hood", "什么是混合精度训练", "how do I bake sourdough bread at home"):
+        r = run(capsys, "diagnose", text, "--json")
+        assert r.code == 1 and r.json()["no_match"] is True, text
+        assert "rgt diagnoses failures" in r.json()["message"]
+    r = run(capsys, "diagnose", "explain why DDP hangs at the first all_reduce", "--json")
+    assert r.json()["no_match"] is False, "a question about a failure is a failure report"
 
 
 def test_a_bad_capture_file_is_one_line(capsys, tmp_path):
@@ -69,18 +79,36 @@ def _decisions(data: dict) -> list[tuple[str, str]]:
 
 
 def test_same_diagnosis_over_local_ssh_and_capture(capsys, tmp_path, sshd_server):
-    """This machine is the box: local and SSH probe it for real; the capture replays SSH's answer."""
-    query = ["diagnose", "training process vanished after 6 hours, exit code 137", "--platform", "generic", "--json"]
-    local = run(capsys, *query, "--local")
-    assert local.code == 0, local.err
-    saved = tmp_path / "ssh.json"
-    ssh = run(capsys, *query, "--host", "rgt-box", "--ssh-config", str(sshd_server.config), "--save-capture", str(saved))
-    assert ssh.code == 0, ssh.err
-    replay = run(capsys, *query, "--capture", str(saved))
-    assert replay.code == 0, replay.err
+    """This machine is the box: local and SSH probe it for real; the capture replays SSH's answer.
+    A block-buffered run writing to a file (U43) gives every transport something to decide."""
+    import subprocess
+    import sys
+    import time
+    script = tmp_path / "train_same_case.py"
+    script.write_text("import time\nprint('step 1')\ntime.sleep(60)\n")
+    with (tmp_path / "train.log").open("w") as out:
+        trainer = subprocess.Popen([sys.executable, str(script)], stdout=out, stderr=subprocess.STDOUT,
+                                   env={"PATH": "/usr/bin:/bin"}, start_new_session=True)
+    try:
+        cmdline = Path(f"/proc/{trainer.pid}/cmdline")
+        deadline = time.monotonic() + 10
+        while script.name not in cmdline.read_text() and time.monotonic() < deadline:
+            time.sleep(0.02)  # until the child has exec'd the trainer
+        query = ["diagnose", "log file stays empty but the process is running", "--platform", "generic",
+                 "--match", script.name, "--json"]
+        local = run(capsys, *query, "--local")
+        assert local.code == 0, local.err
+        saved = tmp_path / "ssh.json"
+        ssh = run(capsys, *query, "--host", "rgt-box", "--ssh-config", str(sshd_server.config), "--save-capture", str(saved))
+        assert ssh.code == 0, ssh.err
+        replay = run(capsys, *query, "--capture", str(saved))
+        assert replay.code == 0, replay.err
+    finally:
+        trainer.kill()
+        trainer.wait()
     assert _decisions(local.json()) == _decisions(ssh.json()) == _decisions(replay.json())
     assert ssh.json()["hosts"][0]["probes"] > 0
-    assert any(c["verdict"] != "possible" for c in ssh.json()["candidates"]), "probes must decide something"
+    assert ("U43", "confirmed") in _decisions(ssh.json()), _decisions(ssh.json())
 
 
 def test_a_pasted_kernel_log_confirms_from_its_own_lines(capsys):

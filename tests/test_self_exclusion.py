@@ -58,7 +58,7 @@ def test_the_run_is_found_beside_rgt_and_its_stdout_read(capsys, sshd_server, tm
                                    env=env, start_new_session=True)
     try:
         deadline = time.monotonic() + 10
-        while not Path(f"/proc/{trainer.pid}/fd/1").exists() and time.monotonic() < deadline:
+        while script.name not in Path(f"/proc/{trainer.pid}/cmdline").read_text() and time.monotonic() < deadline:
             time.sleep(0.05)
         r = run(capsys, "diagnose", "log file stays empty but the process is running", "--host", "rgt-box",
                 "--ssh-config", str(sshd_server.config), "--match", script.name, "--json", "--limit", "20")

@@ -37,7 +37,8 @@ class RgtError(Exception):
         """One line, whatever a library put in the message (YAML's reader adds a second)."""
         text = f"{self.where}: {self.message}" if self.where else self.message
         text = f"{text} ({self.hint})" if self.hint else text
-        return " ".join(text.split())
+        # a lone surrogate from a JSON escape in the user's input cannot be printed: show its escape
+        return " ".join(text.encode("utf-8", "backslashreplace").decode("utf-8").split())
 
 
 class UsageError(RgtError):

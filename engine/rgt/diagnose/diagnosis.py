@@ -42,6 +42,9 @@ FIT_SHARE = 0.5
 FIT_MIN_SHARE, FIT_WEIGHT = 0.2, 6.5
 # How much a gotcha of the named platform outranks a universal one with the same text match.
 PLATFORM_BOOST = 1.5
+# When the user speaks of several nodes, the failures that only happen across machines (MN) and
+# in distributed launch (DIST) are the likelier ones, before a single node's time limit or OOM.
+MULTI_NODE_PREFIXES, MULTI_NODE_BOOST = ("MN", "DIST"), 1.6
 # With no platform given or named, one platform's gotcha is less likely to be the user's than a
 # universal one saying the same (GEN4 is U26 on a bare box).
 UNKNOWN_PLATFORM_FACTOR = 0.8
@@ -49,6 +52,7 @@ UNKNOWN_PLATFORM_FACTOR = 0.8
 # clock their rules read, or a pasted log line that makes their `confirm` true.
 EVIDENCE_BONUS = 0.6
 CANDIDATES = 8
+PROBED_NEIGHBOURS = 20  # ranked gotchas whose probes join the batch, shown only if the box confirms them
 # What a log excerpt pasted into the text can show, read by the probe's own parser: these
 # observations when present. An excerpt never shows an absence, nor that the whole log was read.
 PASTE_EVIDENCE = {"kernel_log": ("oom_kills", "cgroup_oom_kills_log", "oom_victims", "python_oom_kills",
@@ -84,6 +88,11 @@ def clocks(profile: Profile | None, variant: str | None) -> list[float]:
         return []
     sets = [profile.facts_for(variant)] if variant else [profile.facts_for(v) for v in profile.variant_names()] + [profile.facts]
     return sorted({f[k] for f in sets for k in schema.CLOCK_KEYS if isinstance(f.get(k), (int, float))})
+
+
+def in_scope_of(g: Gotcha, profile: Profile | None) -> bool:
+    """A gotcha that could be confirmed here: its platform is the one in effect, or it has none."""
+    return g.platform is None or (profile is not None and g.platform == profile.slug)
 
 
 def in_scope(g: Gotcha, profile: Profile) -> bool:
@@ -146,6 +155,7 @@ def rank(index: Index, text: str, profile: Profile | None, said: dict[str, Any],
     query = f"{text} {entities.expansion(said)}"
     scored = []
     terms = index.query_terms(text)
+    scale = index.weight_scale()
     for gid, score in index.search(query, limit=60):
         g = index.gotcha(gid)
         if g is None or (profile and scoped and not in_scope(g, profile)):
@@ -156,10 +166,12 @@ def rank(index: Index, text: str, profile: Profile | None, said: dict[str, Any],
             score *= PLATFORM_BOOST
         elif profile is None and g.platform is not None:
             score *= UNKNOWN_PLATFORM_FACTOR
-        scored.append(Ranked(g, score, fits(share, held)))
+        if said.get("said_multinode") and schema.prefix_of(g.id) in MULTI_NODE_PREFIXES:
+            score *= MULTI_NODE_BOOST  # several machines: the cross-node failures come first
+        scored.append(Ranked(g, score, fits(share, held / scale)))
     top = max((r.score for r in scored), default=0.0)
     shown = {name: obs.value for name, (_, obs) in (pasted.observations if pasted else {}).items()}
-    told = {**said, **shown}
+    told = {**(profile.facts if profile else {}), **said, **shown}  # "3 weeks" against the release clock
     for r in scored:
         if r.gotcha.platform is not None and (profile is None or r.gotcha.platform != profile.slug):
             continue  # another platform's rule proves nothing here, so it earns no bonus
@@ -480,7 +492,8 @@ def diagnose(index: Index, text: str, *, profile: Profile | None = None, variant
     pasted = pasted_evidence(text)
     ranked = rank(index, without_names(text, profiles), profile or named, said,
                   scoped=profile is not None, pasted=pasted)
-    no_match = not any(r.fits for r in ranked)
+    advice = entities.asks_for_advice(text) and not pasted.observations
+    no_match = advice or not any(r.fits for r in ranked)
     result: dict[str, Any] = {
         "query": text, "platform": profile.slug if profile else None,
         "variant": variant, "platform_named": named.slug if named else None, "platform_recognised": None,
@@ -488,16 +501,21 @@ def diagnose(index: Index, text: str, *, profile: Profile | None = None, variant
         "no_match": no_match, "candidates": [], "hosts": [],
     }
     if no_match:
-        result["message"] = ("nothing in the knowledge base fits this description well enough to name; "
-                             "add the exact error line, the exit code or how long the run lasted")
+        result["message"] = ("this reads as a question about how to do something, and rgt diagnoses failures; "
+                             "describe what went wrong, with the error line if there is one") if advice else \
+            ("nothing in the knowledge base fits this description well enough to name; "
+             "add the exact error line, the exit code or how long the run lasted")
         return result
-    # weak tail: a candidate with a fraction of the best score and little of the text is noise
-    best = ranked[0].score
-    top = [(r.gotcha, r.score) for r in ranked[:limit] if r.score >= 0.1 * best or r.fits]
+    # the candidates that fit what the user said, not a fixed count: a tail of gotchas that share
+    # one word with the text is noise an agent would have to read
+    top = [(r.gotcha, r.score) for r in ranked if r.fits][:limit]
     hosts: list[HostResult] = []
     if transports:
         wanted = list(ALWAYS)
-        for g, _ in top:
+        # the probes of the nearest gotchas too, fitting or not: one batch costs little more, and a
+        # cause the box shows is named even when the words fell short (an Xid under "NCCL error")
+        nearby = [r.gotcha for r in ranked[:PROBED_NEIGHBOURS] if in_scope_of(r.gotcha, profile or named)]
+        for g in [g for g, _ in top] + nearby:
             wanted += [p for p in g.probes if p not in wanted]
         probes = [p for pid in wanted if (p := index.probe(pid))]
         marks = [m for p in profiles for m in p.marks] if profile is None and named is None else []

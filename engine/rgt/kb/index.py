@@ -63,6 +63,15 @@ UNMATCHED_WEIGHT = 0.5
 CJK_UNKNOWN_MISS = 1.0
 # A term found only in a gotcha's cause (not its title, aka or symptom) is a passing mention.
 CAUSE_ONLY = 0.5
+# The fit thresholds were set on a knowledge base of this many gotchas. A word's idf grows with
+# the count (a word only one gotcha uses weighs log(1 + (n - 0.5) / 1.5)), so absolute weights are
+# compared in units of that word at this size: adding knowledge must not make off-topic text fit.
+REFERENCE_GOTCHAS = 201
+
+
+def unique_idf(n: int) -> float:
+    """The weight of a word that exactly one of `n` gotchas uses."""
+    return math.log(1 + (max(n, 1) - 0.5) / 1.5)
 
 
 @dataclass(frozen=True)
@@ -152,6 +161,7 @@ class Index:
         rare terms say more than common ones (bm25's idf), so `python` or `run` in a question about
         something else cannot make it fit."""
         n = self._gotcha_count()
+        scale = self.weight_scale()
         out = []
         for table, terms in (("gotcha_fts", _terms(text)), ("gotcha_cjk", _bigrams(text))):
             cjk = table == "gotcha_cjk"
@@ -165,11 +175,15 @@ class Index:
                 if any(c.isdigit() for c in term) or not (anywhere or cjk or len(term) >= 3):
                     miss = UNMATCHED_WEIGHT
                 elif cjk and not anywhere:  # often the seam between two words, not a word
-                    miss = CJK_UNKNOWN_MISS
+                    miss = CJK_UNKNOWN_MISS * scale
                 else:
                     miss = idf
                 out.append(QueryTerm(term, idf, miss, frozenset(strong), frozenset(anywhere)))
         return out
+
+    def weight_scale(self) -> float:
+        """How much heavier a word weighs here than in the knowledge base the thresholds were set on."""
+        return unique_idf(self._gotcha_count()) / unique_idf(REFERENCE_GOTCHAS)
 
     def _ids(self, table: str, match: str) -> set[str]:
         return {r[0] for r in self.db.execute(f"SELECT id FROM {table} WHERE {table} MATCH ?", (match,))}

@@ -370,6 +370,15 @@ def load_job(path: str | Path) -> JobSpec:
     return parse_job(tree, where)
 
 
+def _paired(key: str) -> str:
+    """A key written as a JSON surrogate-pair escape, as its character; a lone surrogate, as its
+    escape, so the error naming the key can be printed."""
+    try:
+        return key.encode("utf-16", "surrogatepass").decode("utf-16")
+    except UnicodeError:
+        return key.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def parse_job(data: Any, where: str = "job.yaml") -> JobSpec:
     """Check DATA (a ruamel round-trip tree gives line numbers; plain data gives none)."""
     if not isinstance(data, dict):
@@ -386,7 +395,7 @@ def parse_job(data: Any, where: str = "job.yaml") -> JobSpec:
 def _plain(node: Any) -> Any:
     """Plain Python from ruamel's round-trip types (str keys, so `1: x` is an unknown key `1`)."""
     if isinstance(node, dict):
-        return {str(k): _plain(v) for k, v in node.items()}
+        return {_paired(str(k)): _plain(v) for k, v in node.items()}
     if isinstance(node, list):
         return [_plain(v) for v in node]
     for kind in (bool, int, float, str):
