@@ -49,11 +49,11 @@ def _mib(m: re.Match) -> float:
 
 
 def parse(text: str) -> Observations:
-    hits = [(orig, ln) for orig, ln in log_lines(text) if _OOM.search(ln)]
+    hits = [(orig, ln, m) for orig, ln in log_lines(text) if (m := _OOM.search(ln))]
     if not hits:
         return {}
-    orig, ln = hits[-1]
-    out: Observations = {"cuda_oom": obs(True, orig), "oom_tried_mib": obs(_mib(_OOM.search(ln)), orig)}
+    orig, ln, tried = hits[-1]
+    out: Observations = {"cuda_oom": obs(True, orig), "oom_tried_mib": obs(_mib(tried), orig)}
     for name, pattern in _FIELDS.items():
         if m := pattern.search(ln):
             out[name] = obs(_mib(m), orig)
