@@ -59,7 +59,8 @@ PARITY: dict[str, list[tuple[dict, list[str]]]] = {
                       ["diagnose", "run vanished at 6h", "--platform", "paperspace"]),
                      ({"text": "run vanished at 6h", "variant": "core"}, ["diagnose", "run vanished at 6h", "--variant", "core"]),
                      ({"text": "run vanished at 6h", "platform": "paperspace", "capture": "{capture}"},
-                      ["diagnose", "run vanished at 6h", "--platform", "paperspace", "--capture", "{capture}"])],
+                      ["diagnose", "run vanished at 6h", "--platform", "paperspace", "--capture", "{capture}"]),
+                     ({"text": "the run crashed", "logs": ["{log}"]}, ["diagnose", "the run crashed", "--log", "{log}"])],
     "rgt_lint": [({"kb": CLEAN_KB}, ["lint", "--kb", CLEAN_KB]), ({"kb": "{broken}"}, ["lint", "--kb", "{broken}"])],
 }
 
@@ -90,9 +91,11 @@ def test_every_tool_returns_what_its_command_prints(capsys, tmp_path):
     shutil.copytree(CLEAN_KB, broken)
     shutil.copy(BROKEN_KB, broken / "profiles" / "sample.md")
     cap = capture(tmp_path / "cap.json", {"kernel_log": (PROBES / "kernel_log--memcg-oom_python3_this-machine.out").read_text()})
-    fill = {"{capture}": str(cap), "{broken}": str(broken)}
+    fill = {"{capture}": str(cap), "{broken}": str(broken), "{log}": str(PROBES.parent / "logs" / "rank--this-machine.log")}
 
     def filled(v):
+        if isinstance(v, list):
+            return [filled(x) for x in v]
         return fill.get(v, v) if isinstance(v, str) else v
     for name, cases in PARITY.items():
         for args, argv in cases:

@@ -175,9 +175,10 @@ def diagnose(index: Index, text: str, *, platform: str | None = None, variant: s
              captures: Sequence[str] = (), save_capture: str | None = None, force: bool = False,
              workdir: str | None = None, pid: int | None = None, match: str | None = None,
              accept_new_host_key: bool = False, connect_timeout: float = 15.0, ssh_config: str | None = None,
-             limit: int = 8) -> dict:
+             limit: int = 8, logs: Sequence[str] = ()) -> dict:
     """Everything the request names is checked before a box is reached; a host that cannot be
-    probed is reported in hosts[].error, and only when none can is it an error."""
+    probed is reported in hosts[].error, and only when none can is it an error. `logs` are read on
+    every probed box; with no box to probe, they are local files, read here like pasted text."""
     from .diagnose import targets
     from .diagnose.diagnosis import diagnose as run
     from .diagnose.run import Selector
@@ -191,6 +192,26 @@ def diagnose(index: Index, text: str, *, platform: str | None = None, variant: s
         targets.check_capture_target(save_capture, [t.host for t in transports], force)
     if not text.strip():
         raise UsageError("no text to diagnose", hint='describe the failure, e.g. rgt diagnose "run vanished at 6h"')
+    for path in logs:
+        if not path.strip() or "\n" in path:
+            raise UsageError(f"--log {path!r} is not a file path", hint="give one log file per --log")
+    log_texts = [] if transports else [_log_tail(path) for path in logs]
     result = run(index, text, profile=profile, variant=variant, transports=transports, workdir=workdir,
-                 save_capture=save_capture, limit=limit, selector=Selector(pid=pid, match=match, workdir=workdir))
+                 save_capture=save_capture, limit=limit, selector=Selector(pid=pid, match=match, workdir=workdir),
+                 logs=logs if transports else (), log_texts=log_texts)
     return _shaped("diagnose", result)
+
+
+LOG_TAIL_BYTES = 262144  # as much of a log as the train_log probe reads on a box
+
+
+def _log_tail(path: str) -> str:
+    """The last LOG_TAIL_BYTES of a local training log, as text (stray bytes replaced)."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, 2)
+            f.seek(max(0, f.tell() - LOG_TAIL_BYTES))
+            return f.read().decode("utf-8", "replace")
+    except OSError as e:
+        raise UsageError(f"{path}: cannot read the log: {e.strerror}",
+                         hint="check the path, or add --host/--local to read it on the box") from None

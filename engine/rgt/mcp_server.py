@@ -68,16 +68,17 @@ def rgt_plan(platform: str, hours: float, variant: str | None = None, spot: bool
 def rgt_diagnose(text: str, platform: str | None = None, variant: str | None = None,
                  hosts: list[str] | None = None, capture: str | None = None, workdir: str | None = None,
                  pid: int | None = None, match: str | None = None, limit: int = 8,
-                 kb: str | None = None) -> dict[str, Any]:
+                 logs: list[str] | None = None, kb: str | None = None) -> dict[str, Any]:
     """Rank the causes that fit a failure description (pasted log lines count as evidence); with
     hosts (ssh aliases, user@host[:port], or host lists such as gpu[01-08]) or a capture file, run
     read-only probes and mark each cause confirmed (the box proved it), ruled_out or possible, with
     evidence lines; a possible cause lists in `missing` what would decide it. The run is the process
     holding the GPU, or name it with pid, match (text in its command line) or workdir.
+    logs: training log paths whose tails are read on each box (local files when no host or capture).
     A host that cannot be reached is reported in hosts[].error."""
     return _call(lambda: api.diagnose(_index(kb), text, platform=platform, variant=variant, hosts=hosts or (),
                                       captures=[capture] if capture else (), workdir=workdir, pid=pid, match=match,
-                                      limit=limit))
+                                      limit=limit, logs=logs or ()))
 
 
 def rgt_lint(kb: str | None = None) -> dict[str, Any]:

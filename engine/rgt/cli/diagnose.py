@@ -31,11 +31,13 @@ _MARK = {"confirmed": "CONFIRMED", "ruled_out": "ruled out", "possible": "possib
 @click.option("--accept-new-host-key", is_flag=True, help="Trust and remember an unknown SSH host key.")
 @click.option("--connect-timeout", default=15.0, show_default=True, type=POSITIVE, help="Seconds to wait for the SSH connection.")
 @click.option("--ssh-config", type=click.Path(dir_okay=False), envvar="RGT_SSH_CONFIG", callback=text_file, help="ssh_config file (default ~/.ssh/config).")
+@click.option("--log", "logs", multiple=True,
+              help="A training log to read (its last 256 KiB), on each probed box; a local file without --host/--local/--capture.")
 @click.option("--limit", default=8, show_default=True, type=click.IntRange(min=1), help="How many candidates to rank and decide.")
 @kb_option
 @json_option
 def diagnose(text, platform, variant, hosts, hosts_file, local, captures, save_capture, force, workdir, pid, match,
-             accept_new_host_key, connect_timeout, ssh_config, limit, kb, as_json) -> None:
+             accept_new_host_key, connect_timeout, ssh_config, logs, limit, kb, as_json) -> None:
     """Rank the gotchas that fit TEXT and, with --host/--local/--capture, decide them on the box.
 
     TEXT may hold pasted log lines (`dmesg | tail`); `-` reads it from standard input."""
@@ -45,7 +47,7 @@ def diagnose(text, platform, variant, hosts, hosts_file, local, captures, save_c
     result = api.diagnose(index(kb), said, platform=platform, variant=variant, hosts=hosts, hosts_file=hosts_file,
                           local=local, captures=captures, save_capture=save_capture, force=force, workdir=workdir,
                           pid=pid, match=match, accept_new_host_key=accept_new_host_key,
-                          connect_timeout=connect_timeout, ssh_config=ssh_config, limit=limit)
+                          connect_timeout=connect_timeout, ssh_config=ssh_config, limit=limit, logs=logs)
     emit(result, as_json, _human)
     dead = [h for h in result["hosts"] if h.get("error")]
     if dead:  # the others' verdicts are printed above; the exit status still says a host failed

@@ -66,7 +66,7 @@ def _client() -> str:
 
 
 def script(probes: list[Probe], workdir: str | None = None, lane_count: int = LANES,
-           marks: Sequence[str] = ()) -> str:
+           marks: Sequence[str] = (), logs: Sequence[str] = ()) -> str:
     """Each lane runs in a process substitution, so its output waits in a pipe of its own and is
     copied out whole, lane after lane: no interleaving and no temporary file on the box (whose
     disk may be the very thing that is full)."""
@@ -77,6 +77,7 @@ def script(probes: list[Probe], workdir: str | None = None, lane_count: int = LA
              f"export RGT_CLIENT={_client()}",
              "export RGT_WORKDIR=" + shlex.quote(workdir) if workdir else "unset RGT_WORKDIR",
              "export RGT_MARKS=" + shlex.quote(" ".join(marks)),  # paths that name a platform
+             "export RGT_LOGS=" + shlex.quote("\n".join(logs)),  # training logs to read, one a line
              _PROBE_FN]
     chosen = lanes(probes, lane_count)
     for fd, lane in enumerate(chosen, start=3):

@@ -58,7 +58,12 @@ PROBED_NEIGHBOURS = 20  # ranked gotchas whose probes join the batch, shown only
 PASTE_EVIDENCE = {"kernel_log": ("oom_kills", "cgroup_oom_kills_log", "oom_victims", "python_oom_kills",
                                  "dataloader_oom_kills", "xid_codes", "gpu_fell_off_bus", "hung_tasks"),
                   "free": ("mem_total_mib", "mem_available_mib")}
+# A pasted training log is read by every log parser: each recognises its own part of the text.
+LOG_PARSERS = ("py_traceback", "cuda_oom", "nccl", "loss_series", "dataloader", "torchrun", "loss_scale")
+PASTE_EVIDENCE.update({name: tuple(parsers.get(name).OBSERVES) for name in LOG_PARSERS})
 PASTED = "your text"
+# The probe that reads the logs named with --log: it runs only when some were named.
+LOG_PROBE = "train_log"
 
 
 @dataclass
@@ -136,15 +141,17 @@ def without_names(text: str, profiles: list[Profile]) -> str:
     return text
 
 
-def pasted_evidence(text: str) -> HostResult:
-    """Observations read out of log lines the user pasted (`dmesg | tail`), kept only where present."""
+def pasted_evidence(text: str, logs: Sequence[str] = ()) -> HostResult:
+    """Observations read out of log lines the user pasted (`dmesg | tail`), and out of local log
+    files' tails, each read on its own; kept only where present, the text first."""
     result = HostResult(PASTED)
-    for parser, names in PASTE_EVIDENCE.items():
-        parsed = parsers.get(parser).parse(text)
-        for name in names:
-            obs = parsed.get(name)
-            if obs is not None and obs.line and obs.value:
-                result.observations[name] = (parser, obs)
+    for part in (text, *logs):
+        for parser, names in PASTE_EVIDENCE.items():
+            parsed = parsers.get(parser).parse(part)
+            for name in names:
+                obs = parsed.get(name)
+                if obs is not None and obs.line and obs.value and name not in result.observations:
+                    result.observations[name] = (parser, obs)
     return result
 
 
@@ -175,7 +182,7 @@ def rank(index: Index, text: str, profile: Profile | None, said: dict[str, Any],
     for r in scored:
         if r.gotcha.platform is not None and (profile is None or r.gotcha.platform != profile.slug):
             continue  # another platform's rule proves nothing here, so it earns no bonus
-        read = rules.names_read(r.gotcha.confirm, r.gotcha.rule_out)
+        read = rules.names_read(r.gotcha.confirm, r.gotcha.rule_out) | set(r.gotcha.readings)
         clock = said.get("said_hours_near_clock") and "said_hours_near_clock" in read
         if clock or rules.evaluate(r.gotcha.confirm, told):  # their duration is its clock, or proves it
             r.score += EVIDENCE_BONUS * top
@@ -200,9 +207,9 @@ def capture_path(target: str, host: str, hosts: int) -> Path:
 
 def probe_hosts(transports: list[Transport], probes: list[Probe], workdir: str | None,
                 save_capture: str | None = None, selector: runs.Selector | None = None,
-                marks: Sequence[str] = ()) -> list[HostResult]:
+                marks: Sequence[str] = (), logs: Sequence[str] = ()) -> list[HostResult]:
     selector = selector or runs.Selector(workdir=workdir)
-    script, budget = batch.script(probes, workdir, marks=marks), batch.budget(probes)
+    script, budget = batch.script(probes, workdir, marks=marks, logs=logs), batch.budget(probes)
     by_id = {p.id: p for p in probes}
 
     def one(transport: Transport) -> HostResult:
@@ -484,12 +491,14 @@ def _why_absent(name: str, host: HostResult | None, ctx: Context) -> dict:
 
 def diagnose(index: Index, text: str, *, profile: Profile | None = None, variant: str | None = None,
              transports: list[Transport] | None = None, workdir: str | None = None, save_capture: str | None = None,
-             limit: int = CANDIDATES, selector: runs.Selector | None = None) -> dict:
+             limit: int = CANDIDATES, selector: runs.Selector | None = None,
+             logs: Sequence[str] = (), log_texts: Sequence[str] = ()) -> dict:
+    """`logs`: paths read on every probed box; `log_texts`: tails of local logs, read like pasted text."""
     said = entities.extract(text)
     profiles = index.profiles()
     named = named_platform(text, profiles) if profile is None else None
     said["said_hours_near_clock"] = entities.near_clock(said["said_hours"], clocks(profile or named, variant))
-    pasted = pasted_evidence(text)
+    pasted = pasted_evidence(text, log_texts)
     ranked = rank(index, without_names(text, profiles), profile or named, said,
                   scoped=profile is not None, pasted=pasted)
     advice = entities.asks_for_advice(text) and not pasted.observations
@@ -511,15 +520,16 @@ def diagnose(index: Index, text: str, *, profile: Profile | None = None, variant
     top = [(r.gotcha, r.score) for r in ranked if r.fits][:limit]
     hosts: list[HostResult] = []
     if transports:
-        wanted = list(ALWAYS)
+        wanted = list(ALWAYS) + ([LOG_PROBE] if logs else [])
         # the probes of the nearest gotchas too, fitting or not: one batch costs little more, and a
         # cause the box shows is named even when the words fell short (an Xid under "NCCL error")
         nearby = [r.gotcha for r in ranked[:PROBED_NEIGHBOURS] if in_scope_of(r.gotcha, profile or named)]
         for g in [g for g, _ in top] + nearby:
-            wanted += [p for p in g.probes if p not in wanted]
+            wanted += [p for p in g.probes if p not in wanted and p != LOG_PROBE]
         probes = [p for pid in wanted if (p := index.probe(pid))]
         marks = [m for p in profiles for m in p.marks] if profile is None and named is None else []
-        probed = probe_hosts(transports, probes, workdir, save_capture, selector or runs.Selector(workdir=workdir), marks)
+        probed = probe_hosts(transports, probes, workdir, save_capture, selector or runs.Selector(workdir=workdir),
+                             marks, logs)
         result["hosts"] = [{"host": h.host, "probes": len({pid for pid, _ in h.observations.values()}),
                             "probe_errors": h.probe_errors, "error": h.error, "run": h.run_note,
                             "notes": h.notes} for h in probed]

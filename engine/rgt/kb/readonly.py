@@ -400,6 +400,7 @@ ALLOWED: dict[str, Check | None] = {
     # shell builtins that only print or test
     "echo": None, "printf": None, "test": None, "[": None, "true": None, "false": None, ":": None,
     "cd": None,  # moves the batch shell only; probes run in their own subshell
+    "read": None,  # sets a shell variable from stdin (the train_log probe's list of paths); writes no file
     "env": lambda args: [a or "(run-time value)" for a in args],  # with operands, env runs a command
     "command": lambda args: [] if args and args[0] in ("-v", "-V") else ["without -v (it runs the command)"],
     # system state: these tools also change it, so only their reading forms pass

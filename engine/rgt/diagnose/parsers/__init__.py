@@ -31,6 +31,15 @@ _MODULES = {
     "cpu_quota": "cpu_quota",
     "fabricmanager": "fabricmanager",
     "peer_mtu": "peer_mtu",
+    # training logs, pasted or read with --log
+    "py_traceback": "py_traceback",
+    "cuda_oom": "cuda_oom",
+    "nccl": "nccl",
+    "loss_series": "loss_series",
+    "dataloader": "dataloader",
+    "torchrun": "torchrun",
+    "loss_scale": "loss_scale",
+    "training_log": "training_log",
 }
 
 
