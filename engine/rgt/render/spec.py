@@ -386,13 +386,23 @@ def parse_job(data: Any, where: str = "job.yaml") -> JobSpec:
 def _plain(node: Any) -> Any:
     """Plain Python from ruamel's round-trip types (str keys, so `1: x` is an unknown key `1`)."""
     if isinstance(node, dict):
-        return {str(k): _plain(v) for k, v in node.items()}
+        return {_key_text(k): _plain(v) for k, v in node.items()}
     if isinstance(node, list):
         return [_plain(v) for v in node]
     for kind in (bool, int, float, str):
         if isinstance(node, kind):
             return kind(node)
     return node
+
+
+def _key_text(key: Any) -> str:
+    """A key as text that can be printed: an escaped pair joined, a lone surrogate left as its
+    escape, so the refusal that names the key can be written at all."""
+    text = str(key)
+    try:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16")
+    except UnicodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _usage_error(e: ValidationError, tree: Any, where: str) -> UsageError:
