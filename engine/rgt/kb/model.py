@@ -105,6 +105,8 @@ class Page:
     file: str
     title: str
     links: list[tuple[str, int]] = field(default_factory=list)  # (ID or path, line)
+    headings: list[str] = field(default_factory=list)  # heading texts, for anchors into the page
+    pointers: list[tuple[str, str, int]] = field(default_factory=list)  # (form, target, line); see parse
 
 
 @dataclass

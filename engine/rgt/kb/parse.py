@@ -93,19 +93,36 @@ class _Doc:
                 out.append({"type": "other", "text": "", "line": self.line_of(tok), **span})
         return out
 
-    def links(self) -> list[tuple[str, int]]:
-        """IDs and knowledge-base paths named in the body, outside rgt blocks."""
-        found, fence = [], None  # fence: info string of the open fence, if any
+    def prose(self):
+        """(file line, text) of each body line outside rgt blocks: where pointers are written."""
+        fence = None  # info string of the open fence, if any
         for i, raw in enumerate(self.body):
             stripped = raw.strip()
             if stripped.startswith("```"):
                 fence = stripped[3:].strip() if fence is None else None
                 continue
-            if fence == "rgt":
-                continue
-            line = self.offset + i + 1
+            if fence != "rgt":
+                yield self.offset + i + 1, raw
+
+    def links(self) -> list[tuple[str, int]]:
+        """IDs and knowledge-base paths named in the body."""
+        found = []
+        for line, raw in self.prose():
             found += [(m.group(0), line) for m in schema.ID_RE.finditer(raw)]
             found += [(m.group(1), line) for m in schema.PATH_LINK_RE.finditer(raw)]
+        return found
+
+    def pointers(self) -> list[tuple[str, str, int]]:
+        """Pointers lint resolves beyond IDs and paths, as (form, target, line): `anchor`
+        (references/x.md#slug), `reference` (a topic name) and `principle` (a number)."""
+        found = []
+        for line, raw in self.prose():
+            found += [("anchor", f"{m.group(1)}#{m.group('anchor')}", line)
+                      for m in schema.PATH_LINK_RE.finditer(raw) if m.group("anchor")]
+            found += [("reference", m.group(1), line) for m in schema.REFERENCE_NAME_RE.finditer(raw)
+                      if m.group(1) not in schema.NOT_OUR_REFERENCES]
+            found += [("principle", n, line) for m in schema.PRINCIPLE_RE.finditer(raw)
+                      for n in re.findall(r"#(\d+)", m.group(0))]
         return found
 
 
@@ -117,7 +134,8 @@ def _parse_file(kb: KnowledgeBase, root: Path, path: Path) -> None:
         return
     blocks = doc.blocks()
     title = next((b["text"] for b in blocks if b["type"] == "h1"), path.stem)
-    kb.pages[doc.rel] = Page(doc.rel, title, doc.links())
+    headings = [b["text"] for b in blocks if b["type"] in ("h1", "h2", "h3", "h4", "h5", "h6")]
+    kb.pages[doc.rel] = Page(doc.rel, title, doc.links(), headings, doc.pointers())
     if doc.rel.startswith("profiles/"):
         _parse_profile(kb, doc, path.stem, blocks)
     elif path.name == "probes.md":

@@ -62,7 +62,14 @@ def prefix_of(gid: str) -> str:
     m = ID_RE.fullmatch(gid)
     return m.group(1) if m else ""
 GOTCHA_HEADING_RE = re.compile(r"^(?P<id>[A-Z0-9]+?\d+)\s+[—-]\s+(?P<title>\S.*)$")
-PATH_LINK_RE = re.compile(r"(?<![\w/.])((?:references|profiles|templates|scripts)/[\w./-]+\.(?:md|j2|sh|py|yaml))")
+PATH_LINK_RE = re.compile(r"(?<![\w/.])((?:references|profiles|templates|scripts)/[\w./-]+\.(?:md|j2|sh|py|yaml))(?:#(?P<anchor>[\w-]+))?")
+# Pointers in prose besides IDs and paths: a reference named by its topic ("the checkpoint
+# reference" is references/training/checkpoint.md) and a principle by number ("principle #8").
+REFERENCE_NAME_RE = re.compile(r"\bthe ([a-z][a-z-]*(?: [a-z][a-z-]*)?) reference\b")
+# "the X reference" phrases that name something outside the knowledge base (a container image's).
+NOT_OUR_REFERENCES = frozenset({"image", "object", "weak", "api", "cli"})
+PRINCIPLE_RE = re.compile(r"\b[Pp]rinciples? #\d+(?:(?:,\s*|,?\s+(?:and|or)\s+)#\d+)*")
+PRINCIPLES_PAGE = "references/principles.md"
 
 KINDS = ("ssh-rental", "marketplace", "cloud-api", "notebook", "scheduler", "orchestrator", "local")
 CURRENCIES = ("USD", "CNY")
