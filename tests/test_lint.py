@@ -91,7 +91,7 @@ def test_several_problems_are_all_reported_with_their_lines(capsys, tmp_path):
     (root / "profiles" / "sample.md").write_text(text)
     uni = (root / "references" / "gotchas_universal.md")
     uni.write_text(uni.read_text() + "\n### GEN1 — Also here\n\n**Symptom:** a.\n\n**Cause:** b.\n\n**Fix:** c.\n\n"
-                   "```rgt\naka: [x]\nsources:\n  - {doc: d, checked: 2026-11-22}\n```\n")
+                   "```rgt\naka: [x]\nsources:\n  - {doc: d, kind: seed, checked: 2026-11-22}\n```\n")
     r = run(capsys, "lint", "--kb", str(root), "--json")
     assert r.code == 1
     got = {(f["file"].split("/kb/")[-1], f["code"]) for f in r.json()["findings"]}

@@ -33,6 +33,7 @@ GOT006 = "GOT006"
 ID001 = "ID001"
 SRC001 = "SRC001"
 SRC002 = "SRC002"
+SRC003 = "SRC003"
 LNK001 = "LNK001"
 LNK002 = "LNK002"
 LNK003 = "LNK003"
@@ -100,6 +101,9 @@ CODES: dict[str, Code] = {
     SRC002: Code("a source lacks a url/doc or the date it was checked",
                  "readers cannot tell how stale a platform fact is",
                  "give each source a `url` or `doc` and `checked: YYYY-MM-DD`"),
+    SRC003: Code("a source's kind is unknown, or not given where no rule can tell it",
+                 "a fact cannot say how sure it is when nobody knows whose page backs it",
+                 "write `kind:` official, third-party, user-report or seed (profiles/_schema.md says which is which)"),
     LNK001: Code("an ID named in prose or `see` does not exist",
                  "a dangling ID sends the reader nowhere",
                  "correct the ID or write the gotcha it names"),

@@ -162,7 +162,7 @@ def _parse_profile(kb: KnowledgeBase, doc: _Doc, stem: str, blocks: list[dict]) 
         slug=stem, name=meta.get("name") or stem, file=doc.rel, line=1, kind=meta.get("kind") or "",
         prefixes=prefixes, facts=facts, variants=variants, sources=meta.get("sources") or [],
         sections=[t for t, _ in sections], overrides={}, called=meta.get("called") or [],
-        marks=meta.get("marks") or [],
+        marks=meta.get("marks") or [], unverified=meta.get("unverified") or {},
     )
     section_blocks = _split(blocks, "h2")
     for heading, body in section_blocks:
@@ -187,7 +187,7 @@ def _check_frontmatter(doc: _Doc, meta: dict, stem: str) -> dict:
         try:
             typed[key] = spec.check(value)
         except schema.SchemaError as e:
-            code = codes.SRC002 if key == "sources" else codes.FM002
+            code = _source_code(e) if key == "sources" else codes.FM002
             doc.find(doc.key_line(key), code, f"`{key}`: {e}")
     for key, spec in schema.FRONTMATTER.items():
         if spec.required and key not in meta:
@@ -200,6 +200,10 @@ def _check_frontmatter(doc: _Doc, meta: dict, stem: str) -> dict:
             doc.find(doc.key_line("prefixes"), codes.FM002, f"`prefixes`: unknown prefix `{prefix}`; known: {', '.join(schema.PREFIXES)}")
     typed["variants"] = _check_variants(doc, meta.get("variants"))
     return typed
+
+
+def _source_code(e: schema.SchemaError) -> str:
+    return codes.SRC003 if isinstance(e, schema.SourceKindError) else codes.SRC002
 
 
 def _check_variants(doc: _Doc, variants: Any) -> dict:
@@ -351,7 +355,7 @@ def _apply_block(doc: _Doc, gotcha: Gotcha, data: dict, line: int) -> None:
         try:
             setattr(gotcha, key, spec.check(value))
         except schema.SchemaError as e:
-            doc.find(line, codes.SRC002 if key == "sources" else codes.GOT005, f"{gotcha.id}: `{key}`: {e}")
+            doc.find(line, _source_code(e) if key == "sources" else codes.GOT005, f"{gotcha.id}: `{key}`: {e}")
     if not data.get("sources"):
         doc.find(line, codes.SRC001, f"{gotcha.id}: no `sources`; cite the public page or document behind its facts")
     if "aka" not in data:

@@ -11,6 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from . import sources
+
 # Values a fact may take when the platform itself does not fix it.
 VARIES = ("host-dependent", "image-dependent", "plan-dependent")
 
@@ -78,6 +80,10 @@ DETACH = ("tmux", "nohup", "onstart", "sbatch", "k8s-job", "none")
 
 class SchemaError(ValueError):
     """A value that does not fit its declared type; the message says what would."""
+
+
+class SourceKindError(SchemaError):
+    """A source whose kind is not one rgt knows, or not given where no rule can tell it."""
 
 
 def _bool(v: Any) -> bool:
@@ -175,7 +181,8 @@ _limit_bytes.__doc__ = "int | undocumented | null"
 
 
 def check_source(v: Any) -> dict:
-    """A source is `{url: https://… | doc: <name>, checked: YYYY-MM-DD}`."""
+    """A source is `{url: https://… | doc: <name>, checked: YYYY-MM-DD[, kind: <kind>]}`; the kind,
+    when not given, is inferred by the rules of kb/sources.py."""
     if not isinstance(v, dict):
         raise SchemaError("a source is a mapping {url: …, checked: YYYY-MM-DD}")
     where = v.get("url") or v.get("doc")
@@ -191,7 +198,16 @@ def check_source(v: Any) -> dict:
             checked = None
     if not isinstance(checked, _dt.date):
         raise SchemaError("a source needs `checked: YYYY-MM-DD`, the day it was read")
-    return {**v, "checked": checked.isoformat()}
+    kind = v.get("kind")
+    if kind is None:
+        kind = sources.inferred_kind(v)
+        if kind is None:
+            name = where if len(where) <= 60 else where[:57] + "…"
+            raise SourceKindError(f"no rule tells what the document `{name}` is; say its `kind:` "
+                                  f"({', '.join(sources.KINDS)})")
+    elif not isinstance(kind, str) or kind not in sources.KINDS:
+        raise SourceKindError(f"source kind `{kind}` is not one of: {', '.join(sources.KINDS)}")
+    return {**v, "checked": checked.isoformat(), "kind": kind}
 
 
 def _sources(v: Any) -> list[dict]:
@@ -200,7 +216,21 @@ def _sources(v: Any) -> list[dict]:
     return [check_source(x) for x in v]
 
 
-_sources.__doc__ = "list of {url, checked}"
+_sources.__doc__ = "list of {url, checked, kind}"
+
+
+def _unverified(v: Any) -> dict[str, str]:
+    if not isinstance(v, dict) or not v:
+        raise SchemaError("expected a mapping of fact key to why no official page confirms it")
+    for key, why in v.items():
+        if key not in FACT_KEYS:
+            raise SchemaError(f"`{key}` is not a fact key")
+        if not isinstance(why, str) or not why.strip():
+            raise SchemaError(f"say why `{key}` is unverified")
+    return dict(v)
+
+
+_unverified.__doc__ = "mapping of fact key to why"
 
 
 @dataclass(frozen=True)
@@ -247,6 +277,8 @@ FRONTMATTER: dict[str, Key] = {
                       "`host-set`: every rental has its own end date, set by the host, at which the box stops; null = no such date"),
     "onstart_limit_bytes": Key(_limit_bytes, "size limit of the boot hook script; `undocumented` = a hook with no published limit; null = no boot hook"),
     "sources": Key(_sources, "where the frontmatter facts come from", fact=False),
+    "unverified": Key(_unverified, "facts no official page confirms, each with why (the vendor's pages disagree, only "
+                      "users report it); rgt marks them wherever it shows them", required=False, fact=False),
 }
 
 FACT_KEYS = tuple(k for k, spec in FRONTMATTER.items() if spec.fact)
