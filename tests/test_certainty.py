@@ -44,28 +44,38 @@ def test_kinds_are_inferred_from_the_documented_rules(source, kind):
     assert inferred_kind(source) == kind
 
 
-def _kb_with_source(tmp_path: Path, source: str) -> Path:
+TIMER = "  - {url: https://example.org/sample-box/timer, checked: 2026-11-22}"
+PRICING = "sources:\n  - {url: https://example.org/sample-box/pricing, kind: official, checked: 2026-11-22}"
+
+
+def _kb_edited(tmp_path: Path, old: str, new: str) -> Path:
+    """The clean knowledge base with one passage of its sample profile rewritten."""
     root = tmp_path / "kb"
     shutil.copytree(CLEAN, root)
     page = root / "profiles" / "sample.md"
-    page.write_text(page.read_text().replace("  - {url: https://example.org/sample-box/timer, checked: 2026-11-22}",
-                                             f"  - {source}"))
+    assert old in page.read_text()
+    page.write_text(page.read_text().replace(old, new, 1))
     return root
 
 
-@pytest.mark.parametrize("source, says", [
-    ("{url: https://example.org/t, kind: blog, checked: 2026-11-22}", "kind `blog` is not one of: official, third-party"),
-    ("{doc: \"a PDF someone sent\", checked: 2026-11-22}", "say its `kind:`"),
-    ("{url: https://example.org/t, kind: [official], checked: 2026-11-22}", "source kind `['official']` is not one of"),
+@pytest.mark.parametrize("old, new, code, says", [
+    (TIMER, "  - {url: https://example.org/t, kind: blog, checked: 2026-11-22}", "SRC003",
+     "kind `blog` is not one of: official, third-party"),
+    (TIMER, '  - {doc: "a PDF someone sent", checked: 2026-11-22}', "SRC003", "say its `kind:`"),
+    (TIMER, "  - {url: https://example.org/t, kind: [official], checked: 2026-11-22}", "SRC003",
+     "source kind `['official']` is not one of"),
+    (PRICING, 'unverified: {auto_shutdown: "x"}\n' + PRICING, "FM002", "`auto_shutdown` is not a fact key"),
+    (PRICING, "unverified: {auto_shutdown_h: ''}\n" + PRICING, "FM002", "say why `auto_shutdown_h` is unverified"),
+    (PRICING, "unverified: [auto_shutdown_h]\n" + PRICING, "FM002", "a mapping of fact key to why"),
 ])
-def test_lint_refuses_a_kind_it_cannot_know(tmp_path, source, says):
-    findings = lint(load_kb(_kb_with_source(tmp_path, source)), observable())
-    assert [f.code for f in findings] == ["SRC003"], [str(f) for f in findings]
+def test_lint_refuses_a_kind_or_an_unverified_entry_it_cannot_read(tmp_path, old, new, code, says):
+    findings = lint(load_kb(_kb_edited(tmp_path, old, new)), observable())
+    assert [f.code for f in findings] == [code], [str(f) for f in findings]
     assert says in findings[0].message, findings[0].message
 
 
 def test_an_explicit_kind_overrides_the_rules(tmp_path, capsys):
-    root = _kb_with_source(tmp_path, "{url: https://docs.runpod.io/x, kind: third-party, checked: 2026-11-22}")
+    root = _kb_edited(tmp_path, TIMER, "  - {url: https://docs.runpod.io/x, kind: third-party, checked: 2026-11-22}")
     r = run(capsys, "show", "GEN1", "--json", "--kb", str(root))
     assert r.code == 0, r.err
     assert [s["kind"] for s in r.json()["gotcha"]["sources"]] == ["third-party"]
@@ -85,17 +95,8 @@ def test_show_json_gives_each_source_its_kind(capsys):
 WHY = "the vendor's two pages disagree"
 
 
-def _kb_with_unverified(tmp_path: Path, block: str) -> Path:
-    root = tmp_path / "kb"
-    shutil.copytree(CLEAN, root)
-    page = root / "profiles" / "sample.md"
-    page.write_text(page.read_text().replace("sources:\n  - {url: https://example.org/sample-box/pricing",
-                                             f"{block}\nsources:\n  - {{url: https://example.org/sample-box/pricing", 1))
-    return root
-
-
 def test_an_unverified_clock_is_marked_in_facts_show_plan_and_compare(tmp_path, capsys):
-    root = _kb_with_unverified(tmp_path, f'unverified: {{auto_shutdown_h: "{WHY}"}}')
+    root = _kb_edited(tmp_path, PRICING, f'unverified: {{auto_shutdown_h: "{WHY}"}}\n' + PRICING)
     kb = ("--kb", str(root))
     assert lint(load_kb(root), observable()) == []
     facts = run(capsys, "facts", "sample", "--json", *kb).json()
@@ -120,22 +121,8 @@ def test_a_verified_clock_carries_no_marker(tmp_path, capsys):
     assert all(c["unverified"] is None for c in r.json()["clocks"]) and r.json()["unverified"] == {}
 
 
-@pytest.mark.parametrize("block, says", [
-    ('unverified: {auto_shutdown: "x"}', "`auto_shutdown` is not a fact key"),
-    ("unverified: {auto_shutdown_h: ''}", "say why `auto_shutdown_h` is unverified"),
-    ("unverified: [auto_shutdown_h]", "a mapping of fact key to why"),
-])
-def test_lint_refuses_an_unverified_entry_it_cannot_read(tmp_path, block, says):
-    findings = lint(load_kb(_kb_with_unverified(tmp_path, block)), observable())
-    assert [f.code for f in findings] == ["FM002"] and says in findings[0].message, [str(f) for f in findings]
-
-
 def test_facts_resting_on_no_official_page_are_all_marked(tmp_path, capsys):
-    root = tmp_path / "kb"
-    shutil.copytree(CLEAN, root)
-    page = root / "profiles" / "sample.md"
-    page.write_text(page.read_text().replace("  - {url: https://example.org/sample-box/pricing, kind: official, checked: 2026-11-22}",
-                                             '  - {doc: "rgt seed profile sample", checked: 2026-11-22}'))
+    root = _kb_edited(tmp_path, PRICING, 'sources:\n  - {doc: "rgt seed profile sample", checked: 2026-11-22}')
     facts = run(capsys, "facts", "sample", "--json", "--kb", str(root)).json()
     assert set(facts["unverified"]) == set(facts["facts"])
     assert "no official page" in facts["unverified"]["auto_shutdown_h"]
