@@ -38,6 +38,16 @@ def kb_with(tmp_path: Path, sample: Path, target: str) -> Path:
     return root
 
 
+def lint_edited(tmp_path: Path, old: str, new: str) -> tuple[list, int]:
+    """Lint the clean knowledge base with one line of its sample profile rewritten; the findings
+    and the file line of the rewritten text."""
+    root = kb_with(tmp_path, CLEAN / "profiles" / "sample.md", "profiles/sample.md")
+    page = root / "profiles" / "sample.md"
+    text = page.read_text().replace(old, new)
+    page.write_text(text)
+    return lint(load_kb(root)), next(i for i, line in enumerate(text.splitlines(), 1) if new in line)
+
+
 def test_clean_sample_has_no_findings():
     assert [str(f) for f in lint(load_kb(CLEAN))] == []
 
@@ -81,7 +91,7 @@ def test_several_problems_are_all_reported_with_their_lines(capsys, tmp_path):
     (root / "profiles" / "sample.md").write_text(text)
     uni = (root / "references" / "gotchas_universal.md")
     uni.write_text(uni.read_text() + "\n### GEN1 — Also here\n\n**Symptom:** a.\n\n**Cause:** b.\n\n**Fix:** c.\n\n"
-                   "```rgt\naka: [x]\nsources:\n  - {doc: d, checked: 2026-11-22}\n```\n")
+                   "```rgt\naka: [x]\nsources:\n  - {doc: d, kind: seed, checked: 2026-11-22}\n```\n")
     r = run(capsys, "lint", "--kb", str(root), "--json")
     assert r.code == 1
     got = {(f["file"].split("/kb/")[-1], f["code"]) for f in r.json()["findings"]}
@@ -259,12 +269,7 @@ def test_the_knowledge_layer_does_not_import_diagnose():
 def test_frontmatter_reads_yaml_as_rgt_blocks_do(word, tmp_path):
     """One dialect (YAML 1.2): `yes` and `on` are words, never booleans, so a boolean key written
     with one is refused at its line, as it would be in an rgt block or the job spec."""
-    root = kb_with(tmp_path, CLEAN / "profiles" / "sample.md", "profiles/sample.md")
-    page = root / "profiles" / "sample.md"
-    text = page.read_text().replace("spot_available: false", f"spot_available: {word}")
-    page.write_text(text)
-    line = text.splitlines().index(f"spot_available: {word}") + 1
-    findings = lint(load_kb(root))
+    findings, line = lint_edited(tmp_path, "spot_available: false", f"spot_available: {word}")
     assert [(f.code, f.line) for f in findings] == [("FM002", line)], [str(f) for f in findings]
     assert "expected true or false" in findings[0].message
 
@@ -272,3 +277,27 @@ def test_frontmatter_reads_yaml_as_rgt_blocks_do(word, tmp_path):
 def test_frontmatter_handler_is_the_rgt_block_loader():
     from rgt.kb import yaml12
     assert yaml12.Handler().load("a: on\nb: yes\nc: 0o17\n") == {"a": "on", "b": "yes", "c": 15}
+
+
+# ---------------------------------------------------------------- pointers in prose
+
+def test_pointers_that_resolve_are_clean(tmp_path):
+    """Every form a pointer takes, each resolving: an anchor to a real heading, a principle in
+    range, a reference named by its topic, and a phrase that names no reference of ours."""
+    findings, _ = lint_edited(tmp_path, "Direct egress.",
+                              "Direct egress (references/gotchas_universal.md#u1--local-disk-dies-with-the-box, "
+                              "principle #2 and principles #1, see the probes reference; the image reference "
+                              "a registry shows is not ours).")
+    assert [str(f) for f in findings] == []
+
+
+@pytest.mark.parametrize("prose, says", [
+    ("see the verification reference", "the verification reference names no file under references/"),
+    ("references/probes.md#boot-time", "references/probes.md has no heading with the anchor #boot-time"),
+    ("principle #11", "principle #11 does not exist; references/principles.md holds #1–#2"),
+    ("principles #2 and #11", "principle #11 does not exist"),
+])
+def test_a_pointer_that_resolves_nowhere_is_named_at_its_line(prose, says, tmp_path):
+    findings, line = lint_edited(tmp_path, "Direct egress.", f"Direct egress ({prose}).")
+    assert [(f.file, f.line) for f in findings] == [("profiles/sample.md", line)], [str(f) for f in findings]
+    assert says in findings[0].message, findings[0].message

@@ -518,3 +518,16 @@ def test_bad_gpus_is_one_line_naming_the_key(capsys, tmp_path, monkeypatch, sect
     r = run(capsys, "render", "--platform", section, "--job", "job.yaml", "--out", "o")
     assert r.code == 2 and r.out == "" and "Traceback" not in r.err
     assert len(r.err.strip().splitlines()) == 1 and r.err.startswith(f"rgt: job.yaml:1: `{section}.gpus` must be ")
+
+
+@pytest.mark.parametrize("key", ["\U00010000", "\ud800"])
+def test_a_surrogate_escape_in_a_key_is_refused_in_one_line(capsys, tmp_path, key):
+    """json.dumps escapes a key outside the BMP as a surrogate pair, and a lone one stays lone: either
+    is a key rgt refuses by name, never an internal error while it words the refusal."""
+    spec = tmp_path / "job.yaml"
+    data = _example()
+    data["queue"] = [{"name": "a", "env": {key: "1"}}]
+    spec.write_text(json.dumps(data))
+    r = run(capsys, "render", "--platform", "vastai", "--job", str(spec), "--out", str(tmp_path / "o"))
+    assert r.code == 2 and "internal error" not in r.err, r.err
+    assert len(r.err.strip().splitlines()) == 1, r.err

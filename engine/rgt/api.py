@@ -79,6 +79,7 @@ def gotcha_json(index: Index, g: Gotcha) -> dict:
     data = g.to_json()
     data["probe_commands"] = {pid: pr.command for pid in g.probes if (pr := index.probe(pid))}
     data["location"] = f"{g.file}:{g.line}"
+    data["unverified"] = g.unverified()
     return data
 
 
@@ -92,7 +93,7 @@ def show(index: Index, node_id: str) -> dict:
         data["used_by"] = [src for src, kind in index.edges(pr.id, "in") if kind == "probe"]
         return _shaped("probe", probe=data)
     if (p := index.profile(node_id)) is not None:
-        return _shaped("platform", platform=p.to_json())
+        return _shaped("platform", platform={**p.to_json(), "unverified": p.unverified_facts()})
     hint = "IDs look like PS2, U3 or a probe such as kernel_log; try `rgt search TEXT`"
     raise UsageError(f"no gotcha, probe or platform `{node_id}`", hint=hint)
 
@@ -112,7 +113,7 @@ def search(index: Index, text: str, limit: int = 10) -> dict:
 def facts(index: Index, slug: str, variant: str | None = None) -> dict:
     p = require_profile(index, slug, variant)
     return _shaped("facts", platform=slug, variant=variant, facts=p.facts_for(variant),
-                   sources=p.sources, file=p.file)
+                   unverified=p.unverified_facts(), sources=p.sources, file=p.file)
 
 
 def compare(index: Index, slugs: list[str], keys: list[str] | None = None) -> dict:
@@ -122,7 +123,7 @@ def compare(index: Index, slugs: list[str], keys: list[str] | None = None) -> di
     unknown = [k for k in keys if k not in schema.FACT_KEYS]
     if unknown:
         raise UsageError(f"unknown fact key(s): {', '.join(unknown)}", hint=f"keys: {', '.join(schema.FACT_KEYS)}")
-    columns = {}
+    columns, unverified = {}, {}
     for slug in slugs:
         slug, _, variant = slug.partition(":")
         p = require_profile(index, slug, variant or None)
@@ -130,7 +131,9 @@ def compare(index: Index, slugs: list[str], keys: list[str] | None = None) -> di
         facts_ = p.facts_for(variant or None)
         columns[label] = {k: facts_.get(k) for k in keys}
         columns[label]["ends_a_run"] = run_enders(facts_)
-    return _shaped("compare", keys=keys + ["ends_a_run"], platforms=columns, clocks=list(schema.CLOCK_KEYS))
+        unverified[label] = {k: why for k, why in p.unverified_facts().items() if k in keys}
+    return _shaped("compare", keys=keys + ["ends_a_run"], platforms=columns, clocks=list(schema.CLOCK_KEYS),
+                   unverified=unverified)
 
 
 def run_enders(f: dict) -> list[str]:

@@ -114,7 +114,8 @@ def preflight(index: Index, profile: Profile, variant: str | None, job: JobPlan)
         assumptions.append(f"checkpoint cost {cost:g} s (pass --checkpoint-cost-s)")
     if job.mtbf_h is None:
         assumptions.append(f"mean time between interruptions {mtbf_h:g} h (pass --mtbf-h)")
-    the_clocks = clocks(facts, job)
+    unverified = profile.unverified_facts()
+    the_clocks = mark_unverified(clocks(facts, job), unverified)
     # a known clock bounds the interval too: the last checkpoint must land before it fires
     bound_h = min([c["hours"] for c in the_clocks if c["clock"] in ("session_cap_h", "auto_shutdown_h", "rental_end")
                    and c["hours"]] + [mtbf_h])
@@ -164,8 +165,26 @@ def preflight(index: Index, profile: Profile, variant: str | None, job: JobPlan)
                        "cost_s": cost, "mtbf_h": mtbf_h,
                        "formula": "W = sqrt(2 * mtbf * cost), capped by the nearest clock",
                        "assumptions": assumptions},
-        "related": related,
+        "related": related, "unverified": unverified,
     }
+
+
+# The facts each clock rests on.
+CLOCK_FACTS = {
+    "session_cap_h": ("session_cap_h",), "auto_shutdown_h": ("auto_shutdown_h", "auto_shutdown_max_h"),
+    "idle_timeout_h": ("idle_timeout_h",), "auto_release_h": ("auto_release_h",), "rental_end": ("rental_end",),
+    "spot": ("spot_available", "spot_grace"),
+}
+
+
+def mark_unverified(the_clocks: list[dict], unverified: dict[str, str]) -> list[dict]:
+    """A clock resting on a fact no official page confirms says so, and why."""
+    for c in the_clocks:
+        whys = [(k, unverified[k]) for k in CLOCK_FACTS.get(c["clock"], ()) if k in unverified]
+        c["unverified"] = "; ".join(f"{k}: {why}" for k, why in whys) or None
+        if whys:
+            c["says"] += f" (unverified: {'; '.join(why for _, why in whys)})"
+    return the_clocks
 
 
 def preflight_each(index: Index, profile: Profile, job: JobPlan) -> dict:
@@ -187,5 +206,5 @@ def preflight_each(index: Index, profile: Profile, job: JobPlan) -> dict:
         "ends_run_on": [v for v, plan in plans.items() if plan["ends_run"]],
         "says": "no --variant given: each variant's clocks are listed with whom they apply to; "
                 "pass --variant for its stop verb, billing and checkpoint cadence",
-        "related": next(iter(plans.values()))["related"],
+        "related": next(iter(plans.values()))["related"], "unverified": profile.unverified_facts(),
     }

@@ -39,7 +39,9 @@ def show(node_id: str, kb: str | None, as_json: bool) -> None:
                 if g[label]:
                     click.echo(f"{label}: {g[label]}")
             for s in g["sources"]:
-                click.echo(f"source: {s.get('url') or s.get('doc')} (checked {s['checked']})")
+                click.echo(f"source: {s.get('url') or s.get('doc')} ({s['kind']}, checked {s['checked']})")
+            if g["unverified"]:
+                click.echo(f"unverified: {g['unverified']}")
         elif r["kind"] == "probe":
             p = r["probe"]
             click.echo(f"{p['id']} — {p['title']}   ({p['file']}:{p['line']})\n$ {p['command']}\n"
@@ -53,6 +55,7 @@ def show(node_id: str, kb: str | None, as_json: bool) -> None:
             click.echo(f"{p['name']} ({p['slug']}, {p['kind']})   {p['file']}")
             click.echo(f"variants: {', '.join(p['variants'] or ['default'])}")
             click.echo(f"gotchas: {', '.join(p['gotcha_ids'])}")
+            _echo_unverified(p["unverified"])
     emit(api.show(index(kb), node_id), as_json, human)
 
 
@@ -69,6 +72,11 @@ def search(text: tuple[str, ...], limit: int, kb: str | None, as_json: bool) -> 
         for h in r["results"]:
             click.echo(f"{h['score']:7.2f}  {h['id']:<7} {h['title']}  [{h['platform'] or 'universal'}]")
     emit(api.search(index(kb), " ".join(text), limit), as_json, human)
+
+
+def _echo_unverified(unverified: dict[str, str], label: str = "") -> None:
+    for key, why in unverified.items():
+        click.echo(f"unverified: {label}{key}: {why}")
 
 
 def _fmt(v) -> str:
@@ -89,7 +97,10 @@ def _fmt(v) -> str:
 def facts(platform: str, variant: str | None, kb: str | None, as_json: bool) -> None:
     """The typed frontmatter facts of one platform."""
     def human(r: dict) -> None:
-        click.echo(table([[k, _fmt(v)] for k, v in r["facts"].items()], ["fact", "value"]))
+        marked = r["unverified"]
+        click.echo(table([[k, _fmt(v) + (" (unverified)" if k in marked else "")] for k, v in r["facts"].items()],
+                         ["fact", "value"]))
+        _echo_unverified({k: why for k, why in marked.items() if k in r["facts"]})
     emit(api.facts(index(kb), platform, variant), as_json, human)
 
 
@@ -102,8 +113,12 @@ def compare(platforms: tuple[str, ...], keys: tuple[str, ...], kb: str | None, a
     """Frontmatter facts side by side; name a variant as platform:variant."""
     def human(r: dict) -> None:
         cols = list(r["platforms"])
-        rows = [[k] + [_fmt(r["platforms"][c][k]) for c in cols] for k in r["keys"]]
+        marked = r["unverified"]
+        rows = [[k] + [_fmt(r["platforms"][c][k]) + (" (unverified)" if k in marked[c] else "") for c in cols]
+                for k in r["keys"]]
         click.echo(table(rows, ["fact"] + cols))
+        for c in cols:
+            _echo_unverified(marked[c], f"{c} ")
     emit(api.compare(index(kb), list(platforms), list(keys) or None), as_json, human)
 
 

@@ -33,8 +33,12 @@ GOT006 = "GOT006"
 ID001 = "ID001"
 SRC001 = "SRC001"
 SRC002 = "SRC002"
+SRC003 = "SRC003"
 LNK001 = "LNK001"
 LNK002 = "LNK002"
+LNK003 = "LNK003"
+LNK004 = "LNK004"
+LNK005 = "LNK005"
 RUL001 = "RUL001"
 RUL002 = "RUL002"
 PRB001 = "PRB001"
@@ -97,12 +101,25 @@ CODES: dict[str, Code] = {
     SRC002: Code("a source lacks a url/doc or the date it was checked",
                  "readers cannot tell how stale a platform fact is",
                  "give each source a `url` or `doc` and `checked: YYYY-MM-DD`"),
+    SRC003: Code("a source's kind is unknown, or not given where no rule can tell it",
+                 "a fact cannot say how sure it is when nobody knows whose page backs it",
+                 "write `kind:` official, third-party, user-report or seed (profiles/_schema.md says which is which)"),
     LNK001: Code("an ID named in prose or `see` does not exist",
                  "a dangling ID sends the reader nowhere",
                  "correct the ID or write the gotcha it names"),
     LNK002: Code("a knowledge-base path named in prose does not exist",
                  "a dangling path sends the reader nowhere",
                  "correct the path relative to the knowledge-base root"),
+    LNK003: Code("a reference named by its topic in prose does not exist",
+                 "\"see the verification reference\" sends the reader to a page nobody wrote",
+                 "name a reference that exists (`the checkpoint reference` is references/training/checkpoint.md), "
+                 "or carry the text here"),
+    LNK004: Code("a path's #anchor names no heading of that page",
+                 "the link opens the page but not the part it promised",
+                 "use the anchor of an existing heading: lower-case, punctuation dropped, spaces as hyphens"),
+    LNK005: Code("a principle number is out of range",
+                 "the reader looks for a principle references/principles.md does not hold",
+                 "cite a number that references/principles.md holds, or add the principle there"),
     RUL001: Code("rule expression does not parse",
                  "diagnose would skip the rule, so the cause is never confirmed or ruled out",
                  "fix the expression; names, comparisons, and/or/not only"),

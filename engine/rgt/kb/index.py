@@ -18,7 +18,7 @@ from pathlib import Path
 
 from .. import __version__
 from ..errors import KnowledgeError
-from . import schema
+from . import schema, sources
 from .model import Gotcha, KnowledgeBase, Probe, Profile
 from .paths import cache_dir, cache_error, source_files
 
@@ -44,7 +44,7 @@ CREATE VIRTUAL TABLE gotcha_cjk USING fts5(id UNINDEXED, title, aka, symptom, ca
 CREATE INDEX edges_src ON edges (src);
 CREATE INDEX edges_dst ON edges (dst);
 """
-_FORMAT = f"{__version__}/{hashlib.sha256((DDL + repr(sorted(schema.FRONTMATTER))).encode()).hexdigest()[:12]}"
+_FORMAT = f"{__version__}/{hashlib.sha256((DDL + repr(sorted(schema.FRONTMATTER)) + repr(sources.URL_RULES + sources.DOC_RULES)).encode()).hexdigest()[:12]}"
 _STOP = set("a an and are as at be been but by can could did do does for from had has have how i i'm im "
             "in is it its me my no not of on or our so that the then there they this to was we were what "
             "when where which who why will with would you your after just still got get some any also "

@@ -5,6 +5,7 @@ graph: links, rule names, probes. A code not registered in kb/codes.py cannot be
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,7 @@ class Observable:
 def lint(kb: KnowledgeBase, observable: Observable) -> list[Finding]:
     findings = list(kb.findings)
     findings += _check_links(kb)
+    findings += _check_pointers(kb)
     findings += _check_probes(kb, observable)
     findings += _check_rules(kb, observable)
     findings += _check_called(kb)
@@ -52,6 +54,35 @@ def _check_links(kb: KnowledgeBase) -> list[Finding]:
         for target in g.see:
             if target not in kb.gotchas:
                 out.append(Finding(g.file, g.block_line, codes.LNK001, f"{g.id}: `see` names {target}, which is not defined"))
+    return out
+
+
+def anchor(heading: str) -> str:
+    """The anchor a markdown renderer gives a heading: lower-case, punctuation dropped, each
+    space a hyphen (`## #1 — Minimize paid wall-clock` → `1--minimize-paid-wall-clock`)."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def _check_pointers(kb: KnowledgeBase) -> list[Finding]:
+    topics = {Path(f).stem.lower().replace("_", "-") for f in kb.pages if f.startswith("references/")}
+    principles_page = kb.pages.get(schema.PRINCIPLES_PAGE)
+    principles = sorted(int(m.group(1)) for h in (principles_page.headings if principles_page else [])
+                        if (m := re.match(r"#(\d+)\b", h)))
+    held = f"#{principles[0]}–#{principles[-1]}" if principles else "none"
+    out = []
+    for page in kb.pages.values():
+        for form, target, line in page.pointers:
+            if form == "anchor":
+                path, _, slug = target.partition("#")
+                if path in kb.pages and slug not in {anchor(h) for h in kb.pages[path].headings}:
+                    out.append(Finding(page.file, line, codes.LNK004, f"{path} has no heading with the anchor #{slug}"))
+            elif form == "reference" and target.replace(" ", "-") not in topics:
+                out.append(Finding(page.file, line, codes.LNK003,
+                                   f"the {target} reference names no file under references/; "
+                                   f"references: {', '.join(sorted(topics))}"))
+            elif form == "principle" and int(target) not in principles:
+                out.append(Finding(page.file, line, codes.LNK005,
+                                   f"principle #{target} does not exist; {schema.PRINCIPLES_PAGE} holds {held}"))
     return out
 
 

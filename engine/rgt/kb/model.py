@@ -4,6 +4,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from .sources import has_official
+
 
 @dataclass
 class Finding:
@@ -37,6 +39,12 @@ class Gotcha:
     rule_out: str | None = None
     sources: list[dict] = field(default_factory=list)
     block_line: int = 0  # line of the ```rgt fence, for findings about its contents
+
+    def unverified(self) -> str | None:
+        """Why it is unverified when none of its sources is an official page; None when one is."""
+        if has_official(self.sources):
+            return None
+        return f"no official source: it rests on {', '.join(sorted({s.get('kind', '?') for s in self.sources}))}"
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -82,6 +90,7 @@ class Profile:
     gotcha_ids: list[str] = field(default_factory=list)
     called: list[str] = field(default_factory=list)  # names users write for it
     marks: list[str] = field(default_factory=list)   # paths only this platform's boxes have
+    unverified: dict[str, str] = field(default_factory=dict)  # fact key -> why no official page confirms it
 
     def variant_names(self) -> list[str]:
         return list(self.variants) or ["default"]
@@ -92,6 +101,13 @@ class Profile:
         if variant and variant in self.variants:
             merged.update({k: v for k, v in self.variants[variant].items() if k != "description"})
         return merged
+
+    def unverified_facts(self) -> dict[str, str]:
+        """Facts to mark unverified, with why: those the profile names, and every fact when none
+        of its sources is the platform's own page."""
+        if has_official(self.sources):
+            return dict(self.unverified)
+        return {k: self.unverified.get(k, "no official page among the profile's sources") for k in self.facts}
 
     def to_json(self) -> dict:
         data = asdict(self)
@@ -105,6 +121,8 @@ class Page:
     file: str
     title: str
     links: list[tuple[str, int]] = field(default_factory=list)  # (ID or path, line)
+    headings: list[str] = field(default_factory=list)  # heading texts, for anchors into the page
+    pointers: list[tuple[str, str, int]] = field(default_factory=list)  # (form, target, line); see parse
 
 
 @dataclass

@@ -93,19 +93,36 @@ class _Doc:
                 out.append({"type": "other", "text": "", "line": self.line_of(tok), **span})
         return out
 
-    def links(self) -> list[tuple[str, int]]:
-        """IDs and knowledge-base paths named in the body, outside rgt blocks."""
-        found, fence = [], None  # fence: info string of the open fence, if any
+    def prose(self):
+        """(file line, text) of each body line outside rgt blocks: where pointers are written."""
+        fence = None  # info string of the open fence, if any
         for i, raw in enumerate(self.body):
             stripped = raw.strip()
             if stripped.startswith("```"):
                 fence = stripped[3:].strip() if fence is None else None
                 continue
-            if fence == "rgt":
-                continue
-            line = self.offset + i + 1
+            if fence != "rgt":
+                yield self.offset + i + 1, raw
+
+    def links(self) -> list[tuple[str, int]]:
+        """IDs and knowledge-base paths named in the body."""
+        found = []
+        for line, raw in self.prose():
             found += [(m.group(0), line) for m in schema.ID_RE.finditer(raw)]
             found += [(m.group(1), line) for m in schema.PATH_LINK_RE.finditer(raw)]
+        return found
+
+    def pointers(self) -> list[tuple[str, str, int]]:
+        """Pointers lint resolves beyond IDs and paths, as (form, target, line): `anchor`
+        (references/x.md#slug), `reference` (a topic name) and `principle` (a number)."""
+        found = []
+        for line, raw in self.prose():
+            found += [("anchor", f"{m.group(1)}#{m.group('anchor')}", line)
+                      for m in schema.PATH_LINK_RE.finditer(raw) if m.group("anchor")]
+            found += [("reference", m.group(1), line) for m in schema.REFERENCE_NAME_RE.finditer(raw)
+                      if m.group(1) not in schema.NOT_OUR_REFERENCES]
+            found += [("principle", n, line) for m in schema.PRINCIPLE_RE.finditer(raw)
+                      for n in re.findall(r"#(\d+)", m.group(0))]
         return found
 
 
@@ -117,7 +134,8 @@ def _parse_file(kb: KnowledgeBase, root: Path, path: Path) -> None:
         return
     blocks = doc.blocks()
     title = next((b["text"] for b in blocks if b["type"] == "h1"), path.stem)
-    kb.pages[doc.rel] = Page(doc.rel, title, doc.links())
+    headings = [b["text"] for b in blocks if b["type"] in ("h1", "h2", "h3", "h4", "h5", "h6")]
+    kb.pages[doc.rel] = Page(doc.rel, title, doc.links(), headings, doc.pointers())
     if doc.rel.startswith("profiles/"):
         _parse_profile(kb, doc, path.stem, blocks)
     elif path.name == "probes.md":
@@ -144,7 +162,7 @@ def _parse_profile(kb: KnowledgeBase, doc: _Doc, stem: str, blocks: list[dict]) 
         slug=stem, name=meta.get("name") or stem, file=doc.rel, line=1, kind=meta.get("kind") or "",
         prefixes=prefixes, facts=facts, variants=variants, sources=meta.get("sources") or [],
         sections=[t for t, _ in sections], overrides={}, called=meta.get("called") or [],
-        marks=meta.get("marks") or [],
+        marks=meta.get("marks") or [], unverified=meta.get("unverified") or {},
     )
     section_blocks = _split(blocks, "h2")
     for heading, body in section_blocks:
@@ -169,7 +187,7 @@ def _check_frontmatter(doc: _Doc, meta: dict, stem: str) -> dict:
         try:
             typed[key] = spec.check(value)
         except schema.SchemaError as e:
-            code = codes.SRC002 if key == "sources" else codes.FM002
+            code = _source_code(e) if key == "sources" else codes.FM002
             doc.find(doc.key_line(key), code, f"`{key}`: {e}")
     for key, spec in schema.FRONTMATTER.items():
         if spec.required and key not in meta:
@@ -182,6 +200,10 @@ def _check_frontmatter(doc: _Doc, meta: dict, stem: str) -> dict:
             doc.find(doc.key_line("prefixes"), codes.FM002, f"`prefixes`: unknown prefix `{prefix}`; known: {', '.join(schema.PREFIXES)}")
     typed["variants"] = _check_variants(doc, meta.get("variants"))
     return typed
+
+
+def _source_code(e: schema.SchemaError) -> str:
+    return codes.SRC003 if isinstance(e, schema.SourceKindError) else codes.SRC002
 
 
 def _check_variants(doc: _Doc, variants: Any) -> dict:
@@ -333,7 +355,7 @@ def _apply_block(doc: _Doc, gotcha: Gotcha, data: dict, line: int) -> None:
         try:
             setattr(gotcha, key, spec.check(value))
         except schema.SchemaError as e:
-            doc.find(line, codes.SRC002 if key == "sources" else codes.GOT005, f"{gotcha.id}: `{key}`: {e}")
+            doc.find(line, _source_code(e) if key == "sources" else codes.GOT005, f"{gotcha.id}: `{key}`: {e}")
     if not data.get("sources"):
         doc.find(line, codes.SRC001, f"{gotcha.id}: no `sources`; cite the public page or document behind its facts")
     if "aka" not in data:

@@ -11,6 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from . import sources
+
 # Values a fact may take when the platform itself does not fix it.
 VARIES = ("host-dependent", "image-dependent", "plan-dependent")
 
@@ -62,7 +64,14 @@ def prefix_of(gid: str) -> str:
     m = ID_RE.fullmatch(gid)
     return m.group(1) if m else ""
 GOTCHA_HEADING_RE = re.compile(r"^(?P<id>[A-Z0-9]+?\d+)\s+[—-]\s+(?P<title>\S.*)$")
-PATH_LINK_RE = re.compile(r"(?<![\w/.])((?:references|profiles|templates|scripts)/[\w./-]+\.(?:md|j2|sh|py|yaml))")
+PATH_LINK_RE = re.compile(r"(?<![\w/.])((?:references|profiles|templates|scripts)/[\w./-]+\.(?:md|j2|sh|py|yaml))(?:#(?P<anchor>[\w-]+))?")
+# Pointers in prose besides IDs and paths: a reference named by its topic ("the checkpoint
+# reference" is references/training/checkpoint.md) and a principle by number ("principle #8").
+REFERENCE_NAME_RE = re.compile(r"\bthe ([a-z][a-z-]*(?: [a-z][a-z-]*)?) reference\b")
+# "the X reference" phrases that name something outside the knowledge base (a container image's).
+NOT_OUR_REFERENCES = frozenset({"image", "object", "weak", "api", "cli"})
+PRINCIPLE_RE = re.compile(r"\b[Pp]rinciples? #\d+(?:(?:,\s*|,?\s+(?:and|or)\s+)#\d+)*")
+PRINCIPLES_PAGE = "references/principles.md"
 
 KINDS = ("ssh-rental", "marketplace", "cloud-api", "notebook", "scheduler", "orchestrator", "local")
 CURRENCIES = ("USD", "CNY")
@@ -71,6 +80,10 @@ DETACH = ("tmux", "nohup", "onstart", "sbatch", "k8s-job", "none")
 
 class SchemaError(ValueError):
     """A value that does not fit its declared type; the message says what would."""
+
+
+class SourceKindError(SchemaError):
+    """A source whose kind is not one rgt knows, or not given where no rule can tell it."""
 
 
 def _bool(v: Any) -> bool:
@@ -168,7 +181,8 @@ _limit_bytes.__doc__ = "int | undocumented | null"
 
 
 def check_source(v: Any) -> dict:
-    """A source is `{url: https://… | doc: <name>, checked: YYYY-MM-DD}`."""
+    """A source is `{url: https://… | doc: <name>, checked: YYYY-MM-DD[, kind: <kind>]}`; the kind,
+    when not given, is inferred by the rules of kb/sources.py."""
     if not isinstance(v, dict):
         raise SchemaError("a source is a mapping {url: …, checked: YYYY-MM-DD}")
     where = v.get("url") or v.get("doc")
@@ -184,7 +198,16 @@ def check_source(v: Any) -> dict:
             checked = None
     if not isinstance(checked, _dt.date):
         raise SchemaError("a source needs `checked: YYYY-MM-DD`, the day it was read")
-    return {**v, "checked": checked.isoformat()}
+    kind = v.get("kind")
+    if kind is None:
+        kind = sources.inferred_kind(v)
+        if kind is None:
+            name = where if len(where) <= 60 else where[:57] + "…"
+            raise SourceKindError(f"no rule tells what the document `{name}` is; say its `kind:` "
+                                  f"({', '.join(sources.KINDS)})")
+    elif not isinstance(kind, str) or kind not in sources.KINDS:
+        raise SourceKindError(f"source kind `{kind}` is not one of: {', '.join(sources.KINDS)}")
+    return {**v, "checked": checked.isoformat(), "kind": kind}
 
 
 def _sources(v: Any) -> list[dict]:
@@ -193,7 +216,21 @@ def _sources(v: Any) -> list[dict]:
     return [check_source(x) for x in v]
 
 
-_sources.__doc__ = "list of {url, checked}"
+_sources.__doc__ = "list of {url, checked, kind}"
+
+
+def _unverified(v: Any) -> dict[str, str]:
+    if not isinstance(v, dict) or not v:
+        raise SchemaError("expected a mapping of fact key to why no official page confirms it")
+    for key, why in v.items():
+        if key not in FACT_KEYS:
+            raise SchemaError(f"`{key}` is not a fact key")
+        if not isinstance(why, str) or not why.strip():
+            raise SchemaError(f"say why `{key}` is unverified")
+    return dict(v)
+
+
+_unverified.__doc__ = "mapping of fact key to why"
 
 
 @dataclass(frozen=True)
@@ -240,6 +277,8 @@ FRONTMATTER: dict[str, Key] = {
                       "`host-set`: every rental has its own end date, set by the host, at which the box stops; null = no such date"),
     "onstart_limit_bytes": Key(_limit_bytes, "size limit of the boot hook script; `undocumented` = a hook with no published limit; null = no boot hook"),
     "sources": Key(_sources, "where the frontmatter facts come from", fact=False),
+    "unverified": Key(_unverified, "facts no official page confirms, each with why (the vendor's pages disagree, only "
+                      "users report it); rgt marks them wherever it shows them", required=False, fact=False),
 }
 
 FACT_KEYS = tuple(k for k, spec in FRONTMATTER.items() if spec.fact)
