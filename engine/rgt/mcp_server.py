@@ -65,6 +65,13 @@ def rgt_plan(platform: str, hours: float, variant: str | None = None, spot: bool
                                   rental_left_h))
 
 
+def rgt_render(platform: str, job: str, out: str, variant: str | None = None, kb: str | None = None) -> dict[str, Any]:
+    """Write the box scripts for a job (job: path of a job.yaml, docs/job-spec.md) into the directory out:
+    run_one.sh, run_queue.sh and the platform's boot hook, sbatch or Job; answers with each file's size and sha256.
+    A file in out that differs from what rgt writes is refused, never replaced."""
+    return _call(lambda: api.render(_index(kb), platform, job, out, variant))
+
+
 def rgt_diagnose(text: str, platform: str | None = None, variant: str | None = None,
                  hosts: list[str] | None = None, capture: str | None = None, workdir: str | None = None,
                  pid: int | None = None, match: str | None = None, limit: int = 8,
@@ -93,6 +100,8 @@ TOOLS: dict[str, tuple[Callable[..., dict], dict]] = {
     "rgt_facts": (rgt_facts, READ_ONLY),
     "rgt_compare": (rgt_compare, READ_ONLY),
     "rgt_plan": (rgt_plan, READ_ONLY),
+    # it writes files, but only new ones or identical ones: nothing the user had is lost
+    "rgt_render": (rgt_render, {**READ_ONLY, "read_only_hint": False}),
     "rgt_diagnose": (rgt_diagnose, {**READ_ONLY, "idempotent_hint": False, "open_world_hint": True}),
     "rgt_lint": (rgt_lint, READ_ONLY),
 }
