@@ -45,7 +45,7 @@ BROKEN_KB = Path(__file__).parent / "fixtures" / "lint" / "LNK001.md"
 # A tool missing here fails the parity test: every tool answers as its command does.
 PARITY: dict[str, list[tuple[dict, list[str]]]] = {
     "rgt_platforms": [({}, ["platforms"])],
-    "rgt_show": [({"node_id": "PS2"}, ["show", "PS2"]), ({"node_id": "uptime"}, ["show", "uptime"]),
+    "rgt_show": [({"node_id": "PS2"}, ["show", "PS2"]), ({"node_id": "RP8", "brief": True}, ["show", "RP8", "--brief"]), ({"node_id": "uptime"}, ["show", "uptime"]),
                  ({"node_id": "paperspace"}, ["show", "paperspace"]), ({"node_id": "U999"}, ["show", "U999"])],
     "rgt_search": [({"text": "run vanished at 6h", "limit": 3}, ["search", "run vanished at 6h", "--limit", "3"])],
     "rgt_facts": [({"platform": "paperspace", "variant": "core"}, ["facts", "paperspace", "--variant", "core"]),

@@ -82,8 +82,21 @@ def gotcha_json(index: Index, g: Gotcha) -> dict:
     return data
 
 
-def show(index: Index, node_id: str) -> dict:
+def gotcha_brief(index: Index, g: Gotcha) -> dict:
+    """What an agent acts on: the symptom, cause and fix, related IDs, and only the probes whose
+    observations its confirm or rule_out read (a probe that feeds a mere reading decides nothing)."""
+    from . import rules
+    read = rules.names_read(g.confirm, g.rule_out)
+    seen = observable()
+    deciding = [pid for pid in g.probes if read & seen.of_probe(pid, pr.parser if (pr := index.probe(pid)) else "")]
+    return {"id": g.id, "title": g.title, "platform": g.platform, "symptom": g.symptom, "cause": g.cause,
+            "fix": g.fix, "see": g.see, "probes": deciding, "location": f"{g.file}:{g.line}"}
+
+
+def show(index: Index, node_id: str, brief: bool = False) -> dict:
     if (g := index.gotcha(node_id)) is not None:
+        if brief:
+            return _shaped("gotcha_brief", gotcha=gotcha_brief(index, g))
         return _shaped("gotcha", gotcha=gotcha_json(index, g))
     if (pr := index.probe(node_id)) is not None:
         from .diagnose import parsers

@@ -36,9 +36,10 @@ def rgt_platforms(kb: str | None = None) -> dict[str, Any]:
     return _call(lambda: api.platforms(_index(kb)))
 
 
-def rgt_show(node_id: str, kb: str | None = None) -> dict[str, Any]:
-    """Show one gotcha (e.g. PS2, U3), probe (kernel_log) or platform (paperspace) in full."""
-    return _call(lambda: api.show(_index(kb), node_id))
+def rgt_show(node_id: str, brief: bool = False, kb: str | None = None) -> dict[str, Any]:
+    """Show one gotcha (e.g. PS2, U3), probe (kernel_log) or platform (paperspace) in full; brief: a
+    gotcha's symptom, cause, fix, related IDs and the probes that decide it, nothing more."""
+    return _call(lambda: api.show(_index(kb), node_id, brief))
 
 
 def rgt_search(text: str, limit: int = 10, kb: str | None = None) -> dict[str, Any]:
