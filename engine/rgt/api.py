@@ -135,7 +135,10 @@ def compare(index: Index, slugs: list[str], keys: list[str] | None = None) -> di
     unknown = [k for k in keys if k not in schema.FACT_KEYS]
     if unknown:
         raise UsageError(f"unknown fact key(s): {', '.join(unknown)}", hint=f"keys: {', '.join(schema.FACT_KEYS)}")
-    columns = {}
+    from . import compare as behind
+
+    columns, see, hints = {}, {}, {}
+    gotchas = index.gotchas()
     for slug in slugs:
         slug, _, variant = slug.partition(":")
         p = require_profile(index, slug, variant or None)
@@ -143,7 +146,10 @@ def compare(index: Index, slugs: list[str], keys: list[str] | None = None) -> di
         facts_ = p.facts_for(variant or None)
         columns[label] = {k: facts_.get(k) for k in keys}
         columns[label]["ends_a_run"] = run_enders(facts_)
-    return _shaped("compare", keys=keys + ["ends_a_run"], platforms=columns, clocks=list(schema.CLOCK_KEYS))
+        see[label] = behind.see(p, gotchas, keys + ["ends_a_run"])
+        hints[label] = {k: v for k, v in behind.hints(facts_, see[label]).items() if k in keys}
+    return _shaped("compare", keys=keys + ["ends_a_run"], platforms=columns, clocks=list(schema.CLOCK_KEYS),
+                   see=see, hints=hints)
 
 
 def run_enders(f: dict) -> list[str]:

@@ -113,6 +113,9 @@ def compare(platforms: tuple[str, ...], keys: tuple[str, ...], kb: str | None, a
         cols = list(r["platforms"])
         rows = [[k] + [_fmt(r["platforms"][c][k]) for c in cols] for k in r["keys"]]
         click.echo(table(rows, ["fact"] + cols))
+        for c in cols:
+            for k, hint in r["hints"][c].items():
+                click.echo(f"{c} {k}: {hint}")
     emit(api.compare(index(kb), list(platforms), list(keys) or None), as_json, human)
 
 
