@@ -68,7 +68,9 @@ def rgt_plan(platform: str, hours: float, variant: str | None = None, spot: bool
 
 def rgt_render(platform: str, job: str, out: str, variant: str | None = None, kb: str | None = None) -> dict[str, Any]:
     """Write the box scripts for a job (job: path of a job.yaml, docs/job-spec.md) into the directory out:
-    run_one.sh, run_queue.sh and the platform's boot hook, sbatch or Job; answers with each file's size and sha256.
+    run_one.sh, run_queue.sh and the platform's boot hook, sbatch or Job. Answers with the resolved
+    data_dir, durable_dir and durable target, the launch command, warnings (a durable copy on the data
+    volume, a copy-out the run will stop for), and each file's size and sha256.
     A file in out that differs from what rgt writes is refused, never replaced."""
     return _call(lambda: api.render(_index(kb), platform, job, out, variant))
 
