@@ -383,10 +383,16 @@ def parse_job(data: Any, where: str = "job.yaml") -> JobSpec:
     return job
 
 
+def _printable_key(k: str) -> str:
+    # a key written as JSON escapes ("\ud800\udc00") is a surrogate pair: joined, it can be named in
+    # an error (pydantic cannot encode it otherwise); a lone surrogate becomes U+FFFD
+    return k.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
 def _plain(node: Any) -> Any:
     """Plain Python from ruamel's round-trip types (str keys, so `1: x` is an unknown key `1`)."""
     if isinstance(node, dict):
-        return {str(k): _plain(v) for k, v in node.items()}
+        return {_printable_key(str(k)): _plain(v) for k, v in node.items()}
     if isinstance(node, list):
         return [_plain(v) for v in node]
     for kind in (bool, int, float, str):
