@@ -135,7 +135,9 @@ def job_changes(draw) -> dict:
             changes["queue"] = [cell, *draw(st.lists(st.just({"name": "b"}), max_size=1))]
             continue
         key = draw(st.sampled_from([*model.model_fields, "colour"]))
-        target = changes if section is None else changes.setdefault(section, {})
+        if section is not None and not isinstance(changes.get(section), dict):
+            changes[section] = {}  # a section drawn as a top-level key with a scalar value is replaced
+        target = changes if section is None else changes[section]
         target[key] = draw(st.none() | _VALUE)  # None: the key left empty, so its default applies
     return changes
 
