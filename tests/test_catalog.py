@@ -49,3 +49,21 @@ def test_compare_answers_stop_verb_reversibility_billing_and_clocks(capsys):
         assert {"meter_stop_verb", "meter_stop_irreversible", "stop_still_bills", "ends_a_run"} <= set(facts)
     assert cols["vastai"]["meter_stop_irreversible"] is True and cols["autodl"]["meter_stop_irreversible"] is False
     assert any("360 h" in c for c in cols["autodl"]["ends_a_run"])
+
+
+def test_compare_rows_carry_the_gotchas_behind_them_and_hints_for_unfixed_values(capsys):
+    """A week-long stop on RunPod: RP8 (a $0 balance stops Pods, then deletes data) and RP1 (the Pod
+    comes back with zero GPUs) sit behind the stop rows; vast.ai's host-dependent storage price and
+    Lambda's null one each say why."""
+    from helpers import run
+    data = run(capsys, "compare", "runpod:secure", "vastai", "lambda", "--json").json()
+    see = data["see"]
+    assert {"RP1", "RP8"} <= set(see["runpod:secure"]["stop_verb_bills"])
+    assert "VAST1" in see["vastai"]["stopped_storage_per_gb_month"]
+    assert all(i.startswith("RP") for ids in see["runpod:secure"].values() for i in ids)
+    assert see["runpod:secure"]["spot_grace"] and "RP8" not in see["runpod:secure"]["spot_grace"]
+    hints = data["hints"]
+    assert "host" in hints["vastai"]["stopped_storage_per_gb_month"]
+    assert "VAST1" in hints["vastai"]["stopped_storage_per_gb_month"]
+    assert "terminate" in hints["lambda"]["stopped_storage_per_gb_month"]
+    assert "stopped_storage_per_gb_month" not in hints["runpod:secure"]  # a plain number needs no hint

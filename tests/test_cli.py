@@ -44,6 +44,28 @@ def test_show_gotcha_json_has_the_whole_record(capsys):
     assert all("checked" in s for s in g["sources"])
 
 
+def test_show_brief_is_what_an_agent_acts_on_and_a_fraction_of_the_full_record(capsys):
+    full = run(capsys, "show", "RP8", "--json")
+    r = run(capsys, "show", "RP8", "--brief", "--json")
+    assert r.code == 0, r.err
+    data = r.json()
+    assert data["kind"] == "gotcha_brief"
+    g = data["gotcha"]
+    assert set(g) == {"id", "title", "platform", "symptom", "cause", "fix", "see", "probes", "location"}
+    whole = full.json()["gotcha"]
+    assert [g[k] for k in ("symptom", "cause", "fix", "see")] == [whole[k] for k in ("symptom", "cause", "fix", "see")]
+    assert len(r.out) < 0.7 * len(full.out)  # aka, sources, rules and probe commands are left out
+
+
+def test_show_brief_keeps_only_the_probes_its_rules_read(capsys):
+    """PS2 lists ps, uptime, kernel_log and cgroup_memory; its rules read OOM kills and the run,
+    not uptime (a reading shown beside the verdict, deciding nothing)."""
+    probes = run(capsys, "show", "PS2", "--brief", "--json").json()["gotcha"]["probes"]
+    assert "uptime" not in probes and {"kernel_log", "ps"} <= set(probes)
+    human = run(capsys, "show", "PS2", "--brief")
+    assert human.code == 0 and "Fix:" in human.out and "source:" not in human.out and "aka:" not in human.out
+
+
 def test_show_probe_lists_its_observations(capsys):
     r = run(capsys, "show", "uptime", "--json")
     assert r.code == 0

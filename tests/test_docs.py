@@ -31,6 +31,27 @@ def test_skill_frontmatter_commands_and_paths(repo):
         assert (repo / path).exists(), f"SKILL.md links {path}, which does not exist"
 
 
+def test_skill_platform_line_is_generated_from_the_profiles(repo):
+    """The agent's first call failed on a missing --variant: SKILL.md lists every slug and, where
+    there are several, its variants, in one line that cannot drift from the profiles."""
+    skill = (repo / "SKILL.md").read_text()
+    assert "<!-- platforms -->" in skill
+    assert docs.render(skill) == skill, "run `python -m rgt.docs SKILL.md`"
+    line = re.search(r"<!-- platforms -->\n(.*?)\n<!-- /platforms -->", skill, re.S).group(1)
+    assert len(line.splitlines()) == 1
+    for slug in (p.stem for p in (repo / "profiles").glob("*.md") if not p.name.startswith("_")):
+        assert re.search(rf"`{slug}`", line), slug
+    assert "`paperspace` (gradient, gradient-free, core)" in line and "`runpod` (secure, community)" in line
+
+
+def test_skill_routes_training_failures_and_pasted_logs_to_diagnose_and_reads_brief(repo):
+    skill = (repo / "SKILL.md").read_text()
+    assert "--local" in skill and "rgt show ID --brief --json" in skill
+    route = next(ln for ln in skill.splitlines() if "NaN" in ln)
+    assert all(w in route for w in ("OOM", "NCCL", "resume")), route
+    assert re.search(r"rgt diagnose - .*--json", skill)  # a pasted log goes in on stdin
+
+
 def test_readme_examples_run_as_written_after_the_quick_start(repo):
     """The examples call a bare `rgt`: the quick start must leave it on PATH (an activated venv)
     before its first bare `rgt`, and every example must name a real command."""

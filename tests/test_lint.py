@@ -69,7 +69,7 @@ def test_cli_reports_file_line_code_and_exits_1(capsys, tmp_path):
     root = kb_with(tmp_path, *sample_for("LNK001"))
     r = run(capsys, "lint", "--kb", str(root))
     assert r.code == 1
-    assert r.out.strip() == f"{root}/profiles/sample.md:42: LNK001 U99 is not defined anywhere"
+    assert r.out.strip() == f"{root}/profiles/sample.md:44: LNK001 U99 is not defined anywhere"
 
 
 def test_lint_never_rewrites_the_files_it_reads(capsys, tmp_path):

@@ -101,3 +101,26 @@ def test_shell_values_read_as_placeholders():
         "/data/<FS>/x", [{"name": "FS", "required": False, "default": "scratch"}])
     assert readable_shell_value("$HOME/ckpt") == ("<HOME>/ckpt", [{"name": "HOME", "required": False, "default": None}])
     assert readable_shell_value("/plain/path") == ("/plain/path", [])
+
+
+def test_vastai_names_the_reversible_stop_and_what_it_still_bills(capsys):
+    """vast.ai's meter stop is `destroy`, but a user who wants to keep the data stops the instance:
+    the plan names that verb and what keeps billing while stopped (storage, VAST1)."""
+    stop = run(capsys, "plan", "--platform", "vastai", "--hours", "48", "--json").json()["stop"]
+    assert stop["reversible_stop"]["verb"] == "stop"
+    assert "container-disk" in stop["reversible_stop"]["still_bills"]
+    assert "`stop`" in stop["reversible_stop"]["says"] and "container-disk" in stop["reversible_stop"]["says"]
+    # where terminate is the only way out, there is no reversible stop to name
+    lam = run(capsys, "plan", "--platform", "lambda", "--hours", "48", "--json").json()["stop"]
+    assert lam["reversible_stop"]["verb"] is None and "no reversible stop" in lam["reversible_stop"]["says"]
+
+
+def test_every_profile_names_its_reversible_stop_exactly_when_one_exists(capsys):
+    for p in run(capsys, "platforms", "--json").json()["platforms"]:
+        for v in p["variants"]:
+            args = ["facts", p["platform"]] + (["--variant", v["name"]] if v["name"] != "default" else [])
+            f = run(capsys, *args, "--json").json()["facts"]
+            assert (f["stop_verb"] is not None) == f["stop_verb_exists"], (p["platform"], v["name"])
+            if not f["meter_stop_irreversible"] and f["stop_verb_exists"]:
+                assert f["stop_verb"] == f["meter_stop_verb"], p["platform"]
+                assert f["stop_verb_bills"] == f["stop_still_bills"], (p["platform"], v["name"])

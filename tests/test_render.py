@@ -189,7 +189,8 @@ def test_render_json_shape_and_file_hashes(capsys, tmp_path):
     r = run(capsys, "render", "--platform", "vastai", "--job", str(EXAMPLE), "--out", str(out), "--json")
     assert r.code == 0
     data = r.json()
-    assert set(data) == {"version", "kind", "platform", "variant", "files"}
+    assert set(data) == {"version", "kind", "platform", "variant", "files", "data_dir", "durable_dir", "durable",
+                         "launch", "next_steps", "warnings"}
     assert (data["version"], data["kind"], data["platform"], data["variant"]) == (1, "render", "vastai", "default")
     for f in data["files"]:
         assert set(f) == {"path", "bytes", "sha256"}
@@ -198,6 +199,44 @@ def test_render_json_shape_and_file_hashes(capsys, tmp_path):
         if f["path"].endswith((".sh", ".py")):
             assert os.access(f["path"], os.X_OK)
     assert not list(out.glob(".*rgt-tmp"))
+
+
+def _render_json(capsys, tmp_path, platform, *args):
+    r = run(capsys, "render", "--platform", platform, *args, "--job", str(EXAMPLE), "--out", str(tmp_path / platform),
+            "--json")
+    assert r.code == 0, r.err
+    return r.json()
+
+
+def test_render_json_says_where_data_and_durable_copies_go_and_how_to_launch(capsys, tmp_path):
+    job = load_job(EXAMPLE)
+    autodl = _render_json(capsys, tmp_path, "autodl")
+    assert (autodl["data_dir"], autodl["durable_dir"]) == ("/root/autodl-tmp", "/root/autodl-fs")
+    assert autodl["durable"] == f"/root/autodl-fs/{job.slug}/durable"
+    assert autodl["launch"] == "bash run_queue.sh --detach" and autodl["warnings"] == []
+    slurm = _render_json(capsys, tmp_path, "slurm")
+    assert slurm["launch"] == "sbatch job.sbatch" and slurm["data_dir"] == "/scratch/<USER>/rgt"
+    # vast.ai: nothing on the box outlives destroy, so without durable: the run stops for a copy-out
+    vast = _render_json(capsys, tmp_path, "vastai")
+    assert vast["durable"] is None and any("COPY-OUT REQUIRED" in w for w in vast["warnings"])
+    # Lambda: the durable directory names a filesystem the box must have in its environment
+    lam = _render_json(capsys, tmp_path, "lambda")
+    assert lam["durable_dir"] == "/home/ubuntu/<LAMBDA_FS>/rgt" and any("LAMBDA_FS" in w for w in lam["warnings"])
+
+
+def test_a_durable_copy_on_the_data_volume_is_said_to_survive_only_what_that_volume_survives(capsys, tmp_path):
+    """RunPod secure renders DURABLE_DIR=/workspace/rgt, the data directory itself: the copy
+    outlives the Pod only if a Network Volume is mounted at /workspace."""
+    rp = _render_json(capsys, tmp_path, "runpod", "--variant", "secure")
+    same = [w for w in rp["warnings"] if "same volume" in w]
+    assert len(same) == 1 and "/workspace/rgt" in same[0] and "Network Volume" in same[0], rp["warnings"]
+    # a durable target elsewhere (an rclone remote) is not on the data volume: no such warning
+    spec = tmp_path / "job.yaml"
+    spec.write_text(EXAMPLE.read_text().replace("durable: ''", "durable: rclone:r2:bucket/runs"))
+    r = run(capsys, "render", "--platform", "runpod", "--variant", "secure", "--job", str(spec),
+            "--out", str(tmp_path / "rc"), "--json")
+    assert r.json()["durable"] == "rclone:r2:bucket/runs"
+    assert not [w for w in r.json()["warnings"] if "same volume" in w]
 
 
 def test_several_variants_need_variant(capsys, tmp_path):

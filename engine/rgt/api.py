@@ -83,8 +83,21 @@ def gotcha_json(index: Index, g: Gotcha) -> dict:
     return data
 
 
-def show(index: Index, node_id: str) -> dict:
+def gotcha_brief(index: Index, g: Gotcha) -> dict:
+    """What an agent acts on: the symptom, cause and fix, related IDs, and only the probes whose
+    observations its confirm or rule_out read (a probe that feeds a mere reading decides nothing)."""
+    from . import rules
+    read = rules.names_read(g.confirm, g.rule_out)
+    seen = observable()
+    deciding = [pid for pid in g.probes if read & seen.of_probe(pid, pr.parser if (pr := index.probe(pid)) else "")]
+    return {"id": g.id, "title": g.title, "platform": g.platform, "symptom": g.symptom, "cause": g.cause,
+            "fix": g.fix, "see": g.see, "probes": deciding, "location": f"{g.file}:{g.line}"}
+
+
+def show(index: Index, node_id: str, brief: bool = False) -> dict:
     if (g := index.gotcha(node_id)) is not None:
+        if brief:
+            return _shaped("gotcha_brief", gotcha=gotcha_brief(index, g))
         return _shaped("gotcha", gotcha=gotcha_json(index, g))
     if (pr := index.probe(node_id)) is not None:
         from .diagnose import parsers
@@ -123,7 +136,10 @@ def compare(index: Index, slugs: list[str], keys: list[str] | None = None) -> di
     unknown = [k for k in keys if k not in schema.FACT_KEYS]
     if unknown:
         raise UsageError(f"unknown fact key(s): {', '.join(unknown)}", hint=f"keys: {', '.join(schema.FACT_KEYS)}")
-    columns, unverified = {}, {}
+    from . import compare as behind
+
+    columns, see, hints, unverified = {}, {}, {}, {}
+    gotchas = index.gotchas()
     for slug in slugs:
         slug, _, variant = slug.partition(":")
         p = require_profile(index, slug, variant or None)
@@ -132,8 +148,10 @@ def compare(index: Index, slugs: list[str], keys: list[str] | None = None) -> di
         columns[label] = {k: facts_.get(k) for k in keys}
         columns[label]["ends_a_run"] = run_enders(facts_)
         unverified[label] = {k: why for k, why in p.unverified_facts().items() if k in keys}
+        see[label] = behind.see(p, gotchas, keys + ["ends_a_run"])
+        hints[label] = {k: v for k, v in behind.hints(facts_, see[label]).items() if k in keys}
     return _shaped("compare", keys=keys + ["ends_a_run"], platforms=columns, clocks=list(schema.CLOCK_KEYS),
-                   unverified=unverified)
+                   unverified=unverified, see=see, hints=hints)
 
 
 def run_enders(f: dict) -> list[str]:

@@ -1,6 +1,6 @@
-"""README blocks generated from the code, so the docs cannot drift: the command table from the
-click group and the index schema from the DDL the indexer runs. `python -m rgt.docs` rewrites
-them; tests/test_docs.py fails when README.md differs."""
+"""README and SKILL.md blocks generated from the code, so the docs cannot drift: the command table
+from the click group, the index schema from the DDL the indexer runs, the platform line from the
+profiles. `python -m rgt.docs FILE` rewrites them; tests/test_docs.py fails when a file differs."""
 from __future__ import annotations
 
 import re
@@ -30,11 +30,25 @@ def exit_table() -> str:
     return "\n".join(["| status | meaning |", "|---|---|"] + [f"| {int(e)} | {MEANING[e]} |" for e in Exit])
 
 
-BLOCKS = {"commands": command_table, "index-schema": index_schema, "exit-codes": exit_table}
+def platform_line() -> str:
+    """Every slug, with its variants where it has several (then --variant is needed), on one line."""
+    from . import api
+
+    out = []
+    for p in api.platforms(api.open_index())["platforms"]:
+        names = [v["name"] for v in p["variants"]]
+        out.append(f"`{p['platform']}`" + (f" ({', '.join(names)})" if len(names) > 1 else ""))
+    return "Platforms: " + " · ".join(out)
+
+
+BLOCKS = {"commands": command_table, "index-schema": index_schema, "exit-codes": exit_table,
+          "platforms": platform_line}
 
 
 def render(readme: str) -> str:
     for name, make in BLOCKS.items():
+        if f"<!-- {name} -->" not in readme:  # each file holds only some blocks; build only those
+            continue
         pattern = re.compile(rf"(<!-- {name} -->\n).*?(\n<!-- /{name} -->)", re.S)
         readme = pattern.sub(partial(_between, make()), readme)
     return readme

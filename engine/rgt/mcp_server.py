@@ -36,9 +36,10 @@ def rgt_platforms(kb: str | None = None) -> dict[str, Any]:
     return _call(lambda: api.platforms(_index(kb)))
 
 
-def rgt_show(node_id: str, kb: str | None = None) -> dict[str, Any]:
-    """Show one gotcha (e.g. PS2, U3), probe (kernel_log) or platform (paperspace) in full."""
-    return _call(lambda: api.show(_index(kb), node_id))
+def rgt_show(node_id: str, brief: bool = False, kb: str | None = None) -> dict[str, Any]:
+    """Show one gotcha (e.g. PS2, U3), probe (kernel_log) or platform (paperspace) in full; brief: a
+    gotcha's symptom, cause, fix, related IDs and the probes that decide it, nothing more."""
+    return _call(lambda: api.show(_index(kb), node_id, brief))
 
 
 def rgt_search(text: str, limit: int = 10, kb: str | None = None) -> dict[str, Any]:
@@ -63,6 +64,15 @@ def rgt_plan(platform: str, hours: float, variant: str | None = None, spot: bool
     A platform with several variants needs variant. rental_left_h: hours until the rental's host-set end date."""
     return _call(lambda: api.plan(_index(kb), platform, hours, variant, spot, checkpoint_cost_s, mtbf_h, disk_gb,
                                   rental_left_h))
+
+
+def rgt_render(platform: str, job: str, out: str, variant: str | None = None, kb: str | None = None) -> dict[str, Any]:
+    """Write the box scripts for a job (job: path of a job.yaml, docs/job-spec.md) into the directory out:
+    run_one.sh, run_queue.sh and the platform's boot hook, sbatch or Job. Answers with the resolved
+    data_dir, durable_dir and durable target, the launch command, warnings (a durable copy on the data
+    volume, a copy-out the run will stop for), and each file's size and sha256.
+    A file in out that differs from what rgt writes is refused, never replaced."""
+    return _call(lambda: api.render(_index(kb), platform, job, out, variant))
 
 
 def rgt_diagnose(text: str, platform: str | None = None, variant: str | None = None,
@@ -94,6 +104,8 @@ TOOLS: dict[str, tuple[Callable[..., dict], dict]] = {
     "rgt_facts": (rgt_facts, READ_ONLY),
     "rgt_compare": (rgt_compare, READ_ONLY),
     "rgt_plan": (rgt_plan, READ_ONLY),
+    # it writes files, but only new ones or identical ones: nothing the user had is lost
+    "rgt_render": (rgt_render, {**READ_ONLY, "read_only_hint": False}),
     "rgt_diagnose": (rgt_diagnose, {**READ_ONLY, "idempotent_hint": False, "open_world_hint": True}),
     "rgt_lint": (rgt_lint, READ_ONLY),
 }

@@ -105,6 +105,18 @@ def readable_shell_value(value: str) -> tuple[str, list[dict]]:
     return _PARAM.sub(placeholder, value), env
 
 
+def reversible_stop(facts: dict) -> dict:
+    """The stop that keeps the data, which is not always the meter stop (vast.ai: `stop` keeps the
+    disk and bills its storage, `destroy` ends billing and the disk)."""
+    verb, bills = facts.get("stop_verb"), facts.get("stop_verb_bills") or []
+    if not verb:
+        says = f"no reversible stop: `{facts.get('meter_stop_verb')}` is the only way to stop the meter"
+    else:
+        says = f"`{verb}` keeps the data; while stopped " + (f"these still bill: {', '.join(bills)}" if bills
+                                                             else "nothing bills")
+    return {"verb": verb, "still_bills": bills, "says": says}
+
+
 def preflight(index: Index, profile: Profile, variant: str | None, job: JobPlan) -> dict:
     facts = profile.facts_for(variant)
     cost = job.checkpoint_cost_s or DEFAULT_CHECKPOINT_COST_S
@@ -138,6 +150,7 @@ def preflight(index: Index, profile: Profile, variant: str | None, job: JobPlan)
                  + (f" ({from_env})" if from_env else "")
                  if irreversible else f"`{facts.get('meter_stop_verb')}` keeps the disks"),
     }
+    stop["reversible_stop"] = reversible_stop(facts)
     price, currency = facts.get("stopped_storage_per_gb_month"), facts.get("currency")
     still = facts.get("stop_still_bills") or []
     per_day = None

@@ -47,6 +47,8 @@ def _human(r: dict) -> None:
         click.echo(f"  {'ENDS THE RUN' if c['ends_run'] else 'watch':>12}  {c['says']}")
     s = r["stop"]
     click.echo(f"\nStopping the meter: {s['says']}")
+    if s["reversible_stop"]["verb"] != s["verb"]:  # the stop that keeps the data is another verb
+        click.echo(f"Keeping the data: {s['reversible_stop']['says']}")
     b = r["billing"]
     line = f"While stopped: {b['says']}"
     if b["stopped_per_day"] is not None:

@@ -21,12 +21,21 @@ def platforms(kb: str | None, as_json: bool) -> None:
 
 @click.command()
 @click.argument("node_id")
+@click.option("--brief", is_flag=True, help="A gotcha's symptom, cause, fix, related IDs and deciding probes only.")
 @kb_option
 @json_option
-def show(node_id: str, kb: str | None, as_json: bool) -> None:
+def show(node_id: str, brief: bool, kb: str | None, as_json: bool) -> None:
     """Show a gotcha (PS2), a probe (kernel_log) or a platform (paperspace)."""
     def human(r: dict) -> None:
-        if r["kind"] == "gotcha":
+        if r["kind"] == "gotcha_brief":
+            g = r["gotcha"]
+            click.echo(f"{g['id']} — {g['title']}   ({g['location']})\n")
+            for label in ("symptom", "cause", "fix"):
+                click.echo(f"{label.capitalize()}: {g[label]}\n")
+            for label in ("see", "probes"):
+                if g[label]:
+                    click.echo(f"{label}: {', '.join(g[label])}")
+        elif r["kind"] == "gotcha":
             g = r["gotcha"]
             click.echo(f"{g['id']} — {g['title']}   ({g['location']})\n")
             for label in ("symptom", "cause", "fix", "verify"):
@@ -56,7 +65,7 @@ def show(node_id: str, kb: str | None, as_json: bool) -> None:
             click.echo(f"variants: {', '.join(p['variants'] or ['default'])}")
             click.echo(f"gotchas: {', '.join(p['gotcha_ids'])}")
             _echo_unverified(p["unverified"])
-    emit(api.show(index(kb), node_id), as_json, human)
+    emit(api.show(index(kb), node_id, brief), as_json, human)
 
 
 @click.command()
@@ -119,6 +128,8 @@ def compare(platforms: tuple[str, ...], keys: tuple[str, ...], kb: str | None, a
         click.echo(table(rows, ["fact"] + cols))
         for c in cols:
             _echo_unverified(marked[c], f"{c} ")
+            for k, hint in r["hints"][c].items():
+                click.echo(f"{c} {k}: {hint}")
     emit(api.compare(index(kb), list(platforms), list(keys) or None), as_json, human)
 
 

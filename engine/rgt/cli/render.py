@@ -7,19 +7,6 @@ from .. import api
 from .common import emit, index, json_option, kb_option
 
 
-def _next_steps(r: dict) -> list[str]:
-    names = {f["path"].rsplit("/", 1)[-1] for f in r["files"]}
-    steps = ["copy the directory to the box, then: bash run_queue.sh --detach   (status: bash run_queue.sh --status)"]
-    if "onstart.sh" in names:
-        steps.append("boot hook: cd <that directory> && bash onstart.sh >> onstart.log 2>&1")
-    if "job.sbatch" in names:
-        steps.append("on the login node, from that directory: sbatch job.sbatch")
-    if "k8s-job.yaml" in names:
-        steps.append("kubectl apply -f k8s-job.yaml   (create the secret it names first)")
-    steps.append("before teardown, on your machine: python3 verify_local.py <pulled durable dir>")
-    return steps
-
-
 @click.command()
 @click.option("--platform", required=True, help="Platform slug (see `rgt platforms`).")
 @click.option("--variant", help="Variant whose section 8 block applies (required when there are several).")
@@ -35,7 +22,10 @@ def render(platform: str, variant: str | None, job_path: str, out: str, force: b
         click.echo(f"rendered for {r['platform']} ({r['variant']}):")
         for f in r["files"]:
             click.echo(f"  {f['path']}  {f['bytes']} bytes")
-        for step in _next_steps(r):
+        click.echo(f"data: {r['data_dir']}   durable copy: {r['durable'] or 'none on the box'}")
+        for w in r["warnings"]:
+            click.echo(f"warning: {w}", err=True)
+        for step in r["next_steps"]:
             click.echo(f"next: {step}", err=True)
 
     emit(api.render(index(kb), platform, job_path, out, variant, force), as_json, human)

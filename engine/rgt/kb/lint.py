@@ -23,6 +23,10 @@ class Observable:
     run: frozenset[str] = frozenset()  # names run identification yields...
     run_probes: frozenset[str] = frozenset()  # ...when a gotcha lists one of these probes
 
+    def of_probe(self, probe_id: str, parser: str) -> frozenset[str]:
+        """The observation names one listed probe brings to a gotcha's rules."""
+        return self.parsers.get(parser, frozenset()) | (self.run if probe_id in self.run_probes else frozenset())
+
 
 def lint(kb: KnowledgeBase, observable: Observable) -> list[Finding]:
     findings = list(kb.findings)
@@ -116,11 +120,10 @@ def _check_probes(kb: KnowledgeBase, observable: Observable) -> list[Finding]:
 
 
 def observations_of(kb: KnowledgeBase, probe_ids: list[str], observable: Observable) -> set[str]:
-    names: set[str] = set(observable.run) if observable.run_probes & set(probe_ids) else set()
+    names: set[str] = set()
     for pid in probe_ids:
         probe = kb.probes.get(pid)
-        if probe:
-            names |= observable.parsers.get(probe.parser, frozenset())
+        names |= observable.of_probe(pid, probe.parser if probe else "")
     return names
 
 

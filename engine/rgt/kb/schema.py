@@ -255,6 +255,9 @@ FRONTMATTER: dict[str, Key] = {
     "meter_stop_verb": Key(_str, "the action that stops the GPU meter, as the console names it"),
     "meter_stop_irreversible": Key(_bool, "true when that action deletes the box's disks"),
     "stop_verb_exists": Key(_bool, "false when no reversible stop exists (terminate is the only way out)"),
+    "stop_verb": Key(_nullable(_str), "the reversible stop, as the console names it: the meter-stop verb itself "
+                     "when that keeps the disks; null when none exists"),
+    "stop_verb_bills": Key(_str_list, "what keeps billing while the box is stopped with stop_verb ([] = nothing or no such stop)"),
     "stop_still_bills": Key(_str_list, "what keeps billing after the meter-stop verb ([] = nothing)"),
     "stopped_storage_per_gb_month": Key(_or_varies(_nullable(_num)), "price of a stopped box's storage per GB-month, in `currency`; null = free or no stop"),
     "currency": Key(_enum(*CURRENCIES), "currency of every price in this profile"),

@@ -207,7 +207,9 @@ def render_job(index, platform: str, variant: str | None, job_path: str | Path, 
     job = load_job(job_path)
     profile = require_profile(index, platform, variant)
     variant = choose_variant(profile, variant)
+    from .summary import summary
     files = render_profile(profile, variant, job, kb_root=Path(index.root))
-    return {"platform": platform, "variant": variant, "files": write(files, out_dir, force=force)}
+    return {"platform": platform, "variant": variant, "files": write(files, out_dir, force=force),
+            **summary(profile, variant, job, set(files))}
 
 
