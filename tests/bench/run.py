@@ -169,7 +169,8 @@ def main() -> int:
     base = Path(tempfile.mkdtemp(prefix="rgt-bench-"))
     os.environ["RGT_CACHE"] = str(base / "cache")
     rows: list[tuple[str, str, str]] = []
-    server = sshd.start(base / "sshd")
+    # 32 hosts here are one sshd: let it take them all at once (its default MaxStartups refuses past 10)
+    server = sshd.start(base / "sshd", extra_config="MaxStartups 100\n")
     proxy = None
     try:
         cfg = str(server.config)
