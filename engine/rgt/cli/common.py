@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -45,8 +46,11 @@ def emit(result: dict, as_json: bool, human: Callable[[dict], Any]) -> None:
 
 
 def dumps(result: dict) -> str:
-    # NaN and Infinity are not JSON: a value that gets here is a bug, not output
-    return json.dumps(result, ensure_ascii=False, indent=2, default=str, allow_nan=False)
+    # NaN and Infinity are not JSON: a value that gets here is a bug, not output. Indented for a
+    # person at a terminal; compact for a program or an agent, for whom the spaces are only bytes
+    tty = sys.stdout.isatty()
+    return json.dumps(result, ensure_ascii=False, indent=2 if tty else None, separators=None if tty else (",", ":"),
+                      default=str, allow_nan=False)
 
 
 def table(rows: list[list[str]], header: list[str]) -> str:

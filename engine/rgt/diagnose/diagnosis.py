@@ -15,9 +15,9 @@ candidate says what would decide it: the readings it lacks and the readings that
 """
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,6 +52,7 @@ UNKNOWN_PLATFORM_FACTOR = 0.8
 # clock their rules read, or a pasted log line that makes their `confirm` true.
 EVIDENCE_BONUS = 0.6
 CANDIDATES = 8
+FAN_OUT = 64  # hosts probed at once; past that, threads cost more than the waves they save
 PROBED_NEIGHBOURS = 20  # ranked gotchas whose probes join the batch, shown only if the box confirms them
 # What a log excerpt pasted into the text can show, read by the probe's own parser: these
 # observations when present. An excerpt never shows an absence, nor that the whole log was read.
@@ -126,6 +127,7 @@ def named_platform(text: str, profiles: list[Profile]) -> Profile | None:
     return next(iter(named.values())) if len(named) == 1 else None
 
 
+@functools.cache  # every diagnose matches the same few dozen names, twice
 def _name_pattern(name: str) -> re.Pattern:
     if any("\u3400" <= ch <= "\u9fff" for ch in name):
         return re.compile(re.escape(name))  # Chinese has no spaces to bound a word
@@ -248,7 +250,9 @@ def probe_hosts(transports: list[Transport], probes: list[Probe], workdir: str |
 
     if len(transports) == 1:
         return [one(transports[0])]
-    with ThreadPoolExecutor(max_workers=min(8, len(transports))) as pool:
+    # every host at once: waiting on the network, not the CPU, bounds a fan-out
+    from concurrent.futures import ThreadPoolExecutor  # only a diagnose with a host needs threads
+    with ThreadPoolExecutor(max_workers=min(FAN_OUT, len(transports))) as pool:
         return list(pool.map(one, transports))
 
 

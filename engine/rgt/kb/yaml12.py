@@ -17,8 +17,16 @@ from ruamel.yaml.reader import ReaderError
 ERRORS = (MarkedYAMLError, ReaderError)  # what load raises for text that is not YAML
 
 
+_LOADER: YAML | None = None
+
+
 def load(text: str) -> Any:
-    return YAML(typ="safe", pure=True).load(text)
+    # one loader for every block: building a YAML() costs more than parsing a short block. Not the
+    # C parser (ruamel.yaml.clib): it is libyaml's YAML 1.1 and refuses `{url: https://…}`
+    global _LOADER
+    if _LOADER is None:
+        _LOADER = YAML(typ="safe", pure=True)
+    return _LOADER.load(text)
 
 
 def error_line(e: MarkedYAMLError | ReaderError, text: str) -> tuple[int, str]:

@@ -15,7 +15,7 @@ from pathlib import Path
 from ..errors import UsageError
 from ..kb import schema
 from ..kb.model import Profile
-from ..kb.paths import bundled_kb
+from ..kb.paths import bundled_kb, cache_dir
 from ..platform import choose_variant, require_profile
 from .quoting import q_filter, shell_word, yaml_scalar
 from .spec import RCLONE, JobSpec, load_job
@@ -114,6 +114,7 @@ def render_profile(profile: Profile, variant: str | None, job: JobSpec, kb_root:
         undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True,
         trim_blocks=True, lstrip_blocks=True,
         comment_start_string="{##", comment_end_string="##}",  # bash has `${#array[@]}`
+        bytecode_cache=_bytecode_cache(),
     )
     env.filters["q"] = q_filter
     env.filters["yq"] = yaml_scalar
@@ -146,6 +147,18 @@ def render_profile(profile: Profile, variant: str | None, job: JobSpec, kb_root:
     files["verify_local.py"] = (_kb_dir(kb_root, "scripts") / "verify_local.py").read_text(encoding="utf-8")
     return files
 
+
+
+def _bytecode_cache():
+    """Compiled templates kept beside the index: compiling them is most of a render. Jinja keys
+    each by its source's checksum, so an edited template is compiled afresh."""
+    import jinja2
+    try:
+        path = cache_dir() / "jinja"
+        path.mkdir(exist_ok=True)
+    except (UsageError, OSError):
+        return None  # an unusable cache costs speed, never the render
+    return jinja2.FileSystemBytecodeCache(str(path))
 
 def _plain_abs(path: str) -> bool:
     return path.startswith("/") and "$" not in path
