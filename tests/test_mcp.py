@@ -60,6 +60,8 @@ PARITY: dict[str, list[tuple[dict, list[str]]]] = {
                      ({"text": "run vanished at 6h", "variant": "core"}, ["diagnose", "run vanished at 6h", "--variant", "core"]),
                      ({"text": "run vanished at 6h", "platform": "paperspace", "capture": "{capture}"},
                       ["diagnose", "run vanished at 6h", "--platform", "paperspace", "--capture", "{capture}"])],
+    "rgt_watch": [({"pid": 5}, ["watch", "--pid", "5"]),
+                  ({"capture": "{capture}", "match": "train.py"}, ["watch", "--capture", "{capture}", "--match", "train.py"])],
     "rgt_lint": [({"kb": CLEAN_KB}, ["lint", "--kb", CLEAN_KB]), ({"kb": "{broken}"}, ["lint", "--kb", "{broken}"])],
 }
 

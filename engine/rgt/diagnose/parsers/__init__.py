@@ -31,6 +31,7 @@ _MODULES = {
     "cpu_quota": "cpu_quota",
     "fabricmanager": "fabricmanager",
     "peer_mtu": "peer_mtu",
+    "run_files": "run_files",
 }
 
 
