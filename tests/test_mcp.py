@@ -66,6 +66,8 @@ PARITY: dict[str, list[tuple[dict, list[str]]]] = {
                     ["render", "--platform", "runpod", "--variant", "secure", "--job", "{job}", "--out", "{out}"]),
                    ({"platform": "paperspace", "job": "{job}", "out": "{out}"},
                     ["render", "--platform", "paperspace", "--job", "{job}", "--out", "{out}"])],
+    "rgt_watch": [({"pid": 5}, ["watch", "--pid", "5"]),
+                  ({"capture": "{capture}", "match": "train.py"}, ["watch", "--capture", "{capture}", "--match", "train.py"])],
     "rgt_lint": [({"kb": CLEAN_KB}, ["lint", "--kb", CLEAN_KB]), ({"kb": "{broken}"}, ["lint", "--kb", "{broken}"])],
 }
 

@@ -236,3 +236,30 @@ def _log_tail(path: str) -> str:
     except OSError as e:
         raise UsageError(f"{path}: cannot read the log: {e.strerror}",
                          hint="check the path, or add --host/--local to read it on the box") from None
+
+
+def watch(index: Index, *, hosts: Sequence[str] = (), hosts_file: str | None = None, local: bool = False,
+          captures: Sequence[str] = (), pid: int | None = None, match: str | None = None,
+          workdir: str | None = None, log: str | None = None, checkpoints: str | None = None,
+          platform: str | None = None, variant: str | None = None, log_silent_s: float = 900.0,
+          checkpoint_stale_s: float = 3 * 3600.0, gpu_idle_pct: int = 0, accept_new_host_key: bool = False,
+          connect_timeout: float = 15.0, ssh_config: str | None = None) -> dict:
+    """One check of the run on each host: running, stalled, finished, dead or unknown, with evidence."""
+    from . import watch as w
+    from .diagnose import targets
+    from .diagnose.run import Selector
+
+    if variant and not platform:
+        raise UsageError("--variant needs --platform", hint="e.g. --platform paperspace --variant core")
+    profile = require_profile(index, platform, variant) if platform else None
+    transports = targets.transports(hosts, hosts_file, local, captures, accept_new_host_key=accept_new_host_key,
+                                    connect_timeout=connect_timeout, ssh_config=ssh_config)
+    if not transports:
+        raise UsageError("no box to watch", hint="pass --host H, --local or --capture F")
+    limits = w.Thresholds(log_silent_s, checkpoint_stale_s, gpu_idle_pct)
+    found = w.check(index, transports, Selector(pid=pid, match=match, workdir=workdir), limits, log=log,
+                    checkpoints=checkpoints, profile=profile, variant=variant)
+    result: dict[str, Any] = {"platform": platform, "hosts": found}
+    result["state"] = w.summary(result)
+    result["healthy"] = w.healthy(result)
+    return _shaped("watch", result)

@@ -91,6 +91,20 @@ def rgt_diagnose(text: str, platform: str | None = None, variant: str | None = N
                                       limit=limit, logs=logs or ()))
 
 
+def rgt_watch(hosts: list[str] | None = None, capture: str | None = None, pid: int | None = None,
+              match: str | None = None, workdir: str | None = None, log: str | None = None,
+              checkpoints: str | None = None, platform: str | None = None, variant: str | None = None,
+              log_silent_s: float = 900.0, checkpoint_stale_s: float = 10800.0, kb: str | None = None) -> dict[str, Any]:
+    """Is the training run running, stalled (log silent, GPU idle or no new checkpoint; `reasons` says
+    which), finished (run_one.sh's DURABLE OK / exit status), dead (gone without a completion marker;
+    `next` holds the rgt diagnose to run) or unknown (pass pid, match or workdir)? One read-only check
+    per host, with evidence lines, the last step/loss in log, the newest complete checkpoint and its
+    age, and the platform's nearest danger clock. Call again to poll; compare `state`."""
+    return _call(lambda: api.watch(_index(kb), hosts=hosts or (), captures=[capture] if capture else (), pid=pid,
+                                   match=match, workdir=workdir, log=log, checkpoints=checkpoints, platform=platform,
+                                   variant=variant, log_silent_s=log_silent_s, checkpoint_stale_s=checkpoint_stale_s))
+
+
 def rgt_lint(kb: str | None = None) -> dict[str, Any]:
     """Check a knowledge base; findings as file, line, code, message."""
     return _call(lambda: api.lint(kb or DEFAULT_KB)[0])
@@ -107,6 +121,7 @@ TOOLS: dict[str, tuple[Callable[..., dict], dict]] = {
     # it writes files, but only new ones or identical ones: nothing the user had is lost
     "rgt_render": (rgt_render, {**READ_ONLY, "read_only_hint": False}),
     "rgt_diagnose": (rgt_diagnose, {**READ_ONLY, "idempotent_hint": False, "open_world_hint": True}),
+    "rgt_watch": (rgt_watch, {**READ_ONLY, "idempotent_hint": False, "open_world_hint": True}),
     "rgt_lint": (rgt_lint, READ_ONLY),
 }
 

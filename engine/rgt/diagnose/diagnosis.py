@@ -207,7 +207,7 @@ def capture_path(target: str, host: str, hosts: int) -> Path:
     return Path(target) / (re.sub(r"[^A-Za-z0-9_.@-]", "_", host) + ".json")
 
 
-def probe_hosts(transports: list[Transport], probes: list[Probe], workdir: str | None,
+def probe_hosts(transports: Sequence[Transport], probes: list[Probe], workdir: str | None,
                 save_capture: str | None = None, selector: runs.Selector | None = None,
                 marks: Sequence[str] = (), logs: Sequence[str] = ()) -> list[HostResult]:
     selector = selector or runs.Selector(workdir=workdir)

@@ -124,6 +124,7 @@ def render_profile(profile: Profile, variant: str | None, job: JobSpec, kb_root:
     files: dict[str, str] = {}
     files["run_one.sh"] = env.get_template("run_one.sh.j2").render(ctx)
     files["run_queue.sh"] = env.get_template("run_queue.sh.j2").render(ctx)
+    files["watchdog.sh"] = env.get_template("watchdog.sh.j2").render(ctx)  # `rgt watch` for unreachable boxes
     if onstart_limit is not None:
         text = env.get_template("onstart.sh.j2").render(ctx)
         if isinstance(onstart_limit, int) and not isinstance(onstart_limit, bool) and len(text.encode()) > onstart_limit:

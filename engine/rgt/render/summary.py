@@ -25,6 +25,8 @@ def launch_steps(names: set[str]) -> tuple[str, list[str]]:
         steps.append("on the login node, from that directory: sbatch job.sbatch")
     if "k8s-job.yaml" in names:
         steps.append("kubectl apply -f k8s-job.yaml   (create the secret it names first)")
+    if "watchdog.sh" in names:
+        steps.append("unattended: nohup bash watchdog.sh >/dev/null 2>&1 &   (states in watchdog.states; or rgt watch)")
     steps.append("before teardown, on your machine: python3 verify_local.py <pulled durable dir>")
     return launch, steps
 

@@ -40,6 +40,7 @@ _MODULES = {
     "torchrun": "torchrun",
     "loss_scale": "loss_scale",
     "training_log": "training_log",
+    "run_files": "run_files",
 }
 
 
