@@ -32,6 +32,9 @@ def test_tools_are_listed_with_annotations():
     assert listed["rgt_show"].annotations.read_only_hint is True
     assert listed["rgt_diagnose"].annotations.open_world_hint is True
     assert listed["rgt_diagnose"].annotations.destructive_hint is False
+    # pull writes the local copy, never the box, and never destroys anything
+    assert listed["rgt_pull"].annotations.read_only_hint is False
+    assert listed["rgt_pull"].annotations.destructive_hint is False
 
 
 def test_show_tool_returns_what_the_cli_prints(capsys):
@@ -61,6 +64,12 @@ PARITY: dict[str, list[tuple[dict, list[str]]]] = {
                      ({"text": "run vanished at 6h", "platform": "paperspace", "capture": "{capture}"},
                       ["diagnose", "run vanished at 6h", "--platform", "paperspace", "--capture", "{capture}"])],
     "rgt_lint": [({"kb": CLEAN_KB}, ["lint", "--kb", CLEAN_KB]), ({"kb": "{broken}"}, ["lint", "--kb", "{broken}"])],
+    "rgt_pull": [({"remote_dir": "{pullsrc}", "local_dir": "{pullto}", "local": True, "platform": "vastai"},
+                  ["pull", "--local", "{pullsrc}", "{pullto}", "--platform", "vastai"]),
+                 ({"remote_dir": "{pullsrc}", "local_dir": "{pullto}", "local": True},
+                  ["pull", "--local", "{pullsrc}", "{pullto}"]),
+                 ({"remote_dir": "{nowhere}", "local_dir": "{pullto}", "local": True},
+                  ["pull", "--local", "{nowhere}", "{pullto}"])],
 }
 
 
@@ -90,7 +99,10 @@ def test_every_tool_returns_what_its_command_prints(capsys, tmp_path):
     shutil.copytree(CLEAN_KB, broken)
     shutil.copy(BROKEN_KB, broken / "profiles" / "sample.md")
     cap = capture(tmp_path / "cap.json", {"kernel_log": (PROBES / "kernel_log--memcg-oom_python3_this-machine.out").read_text()})
-    fill = {"{capture}": str(cap), "{broken}": str(broken)}
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "last.pt").write_bytes(b"weights")
+    fill = {"{capture}": str(cap), "{broken}": str(broken), "{pullsrc}": str(tmp_path / "run"),
+            "{pullto}": str(tmp_path / "copy"), "{nowhere}": str(tmp_path / "nowhere")}
 
     def filled(v):
         return fill.get(v, v) if isinstance(v, str) else v
