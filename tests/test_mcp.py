@@ -32,6 +32,9 @@ def test_tools_are_listed_with_annotations():
     assert listed["rgt_show"].annotations.read_only_hint is True
     assert listed["rgt_diagnose"].annotations.open_world_hint is True
     assert listed["rgt_diagnose"].annotations.destructive_hint is False
+    # pull writes the local copy, never the box, and never destroys anything
+    assert listed["rgt_pull"].annotations.read_only_hint is False
+    assert listed["rgt_pull"].annotations.destructive_hint is False
 
 
 def test_show_tool_returns_what_the_cli_prints(capsys):
@@ -69,6 +72,12 @@ PARITY: dict[str, list[tuple[dict, list[str]]]] = {
     "rgt_watch": [({"pid": 5}, ["watch", "--pid", "5"]),
                   ({"capture": "{capture}", "match": "train.py"}, ["watch", "--capture", "{capture}", "--match", "train.py"])],
     "rgt_lint": [({"kb": CLEAN_KB}, ["lint", "--kb", CLEAN_KB]), ({"kb": "{broken}"}, ["lint", "--kb", "{broken}"])],
+    "rgt_pull": [({"remote_dir": "{pullsrc}", "local_dir": "{pullto}", "local": True, "platform": "vastai"},
+                  ["pull", "--local", "{pullsrc}", "{pullto}", "--platform", "vastai"]),
+                 ({"remote_dir": "{pullsrc}", "local_dir": "{pullto}", "local": True},
+                  ["pull", "--local", "{pullsrc}", "{pullto}"]),
+                 ({"remote_dir": "{nowhere}", "local_dir": "{pullto}", "local": True},
+                  ["pull", "--local", "{nowhere}", "{pullto}"])],
 }
 
 
@@ -98,8 +107,11 @@ def test_every_tool_returns_what_its_command_prints(capsys, tmp_path):
     shutil.copytree(CLEAN_KB, broken)
     shutil.copy(BROKEN_KB, broken / "profiles" / "sample.md")
     cap = capture(tmp_path / "cap.json", {"kernel_log": (PROBES / "kernel_log--memcg-oom_python3_this-machine.out").read_text()})
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "last.pt").write_bytes(b"weights")
     fill = {"{capture}": str(cap), "{broken}": str(broken), "{log}": str(PROBES.parent / "logs" / "rank--this-machine.log"),
-            "{job}": str(Path(__file__).parent.parent / "examples" / "job.yaml"), "{out}": str(tmp_path / "rendered")}
+            "{job}": str(Path(__file__).parent.parent / "examples" / "job.yaml"), "{out}": str(tmp_path / "rendered"),
+            "{pullsrc}": str(tmp_path / "run"), "{pullto}": str(tmp_path / "copy"), "{nowhere}": str(tmp_path / "nowhere")}
 
     def filled(v):
         if isinstance(v, list):

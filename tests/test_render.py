@@ -460,7 +460,7 @@ def test_verify_local_is_python38_stdlib(tmp_path):
     tree = ast.parse(src, feature_version=(3, 8))
     imported = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
     imported |= {n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
-    assert imported <= {"__future__", "argparse", "hashlib", "os", "sys", "torch"}
+    assert imported <= {"__future__", "argparse", "hashlib", "json", "os", "struct", "sys", "torch", "zipfile"}
 
 
 def _manifest(d: Path, files: dict[str, bytes]) -> None:
@@ -478,7 +478,7 @@ def test_verify_local_one_line_per_file_and_exit_status(tmp_path):
     assert ok.returncode == 0, ok.stdout
     lines = ok.stdout.splitlines()
     assert sum(line.startswith("OK ") for line in lines) == 3 and lines[-1] == "VERIFIED 3 file(s) in 1 manifest(s)"
-    assert any("torch is not importable" in line for line in lines)  # says it checked bytes only
+    assert any("checkpoints were not opened" in line for line in lines)  # says it checked bytes only
 
     (tmp_path / "pulled" / "a" / "step_3.pt").write_bytes(b"weightZ")   # same size, other bytes
     (tmp_path / "pulled" / "a" / "best.pth").write_bytes(b"bes")        # truncated
@@ -496,19 +496,59 @@ def test_verify_local_one_line_per_file_and_exit_status(tmp_path):
     assert r.returncode == 1 and r.stdout.startswith("NO MANIFEST")
 
 
-def test_verify_local_loads_checkpoints_with_torch_when_importable(tmp_path):
+def _fake_torch(tmp_path: Path) -> dict:
+    """A stand-in torch whose load fails on b'BAD' and refuses to run without weights_only=True,
+    as a pickle that executes code would have to be refused."""
     fake = tmp_path / "site" / "torch"
     fake.mkdir(parents=True)
     (fake / "__init__.py").write_text(
         "def load(path, map_location=None, weights_only=None):\n"
+        "    if weights_only is not True:\n"
+        "        raise AssertionError('torch.load without weights_only=True runs pickled code')\n"
         "    if open(path, 'rb').read().startswith(b'BAD'):\n"
         "        raise RuntimeError('PytorchStreamReader failed reading zip archive')\n")
+    return {**os.environ, "PYTHONPATH": str(tmp_path / "site")}
+
+
+def test_verify_local_loads_checkpoints_only_when_asked_and_never_runs_pickles(tmp_path):
+    env = _fake_torch(tmp_path)
     _manifest(tmp_path / "d", {"good.pt": b"GOOD", "bad.pt": b"BAD!", "notes.txt": b"BAD but not a checkpoint"})
-    r = subprocess.run([sys.executable, str(REPO / "scripts" / "verify_local.py"), str(tmp_path / "d")],
-                       capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(tmp_path / "site")})
+    script = str(REPO / "scripts" / "verify_local.py")
+    r = subprocess.run([sys.executable, script, str(tmp_path / "d"), "--load"], capture_output=True, text=True, env=env)
     assert r.returncode == 1
-    assert "torch.load works" in r.stdout and "LOAD FAILED" in r.stdout and "bad.pt: RuntimeError" in r.stdout
-    assert "not importable" not in r.stdout
+    assert "torch.load(weights_only=True) works" in r.stdout and "bad.pt: RuntimeError" in r.stdout
+    assert "AssertionError" not in r.stdout
+    bytes_only = subprocess.run([sys.executable, script, str(tmp_path / "d")], capture_output=True, text=True, env=env)
+    assert bytes_only.returncode == 0 and "LOAD FAILED" not in bytes_only.stdout, bytes_only.stdout
+
+
+def test_verify_local_load_check_reads_safetensors_and_torch_zips_without_torch(tmp_path):
+    import json as _json
+    import struct
+    import zipfile
+
+    header = _json.dumps({"w": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}}).encode()
+    good_st = struct.pack("<Q", len(header)) + header + b"\0" * 8
+    short_st = struct.pack("<Q", len(header)) + header + b"\0" * 4     # cut off inside the tensor data
+    zpath = tmp_path / "z.pt"
+    with zipfile.ZipFile(zpath, "w") as z:
+        z.writestr("archive/data.pkl", b"not unpickled by the check")
+        z.writestr("archive/data/0", b"\1" * 64)
+    good_zip = zpath.read_bytes()
+    broken_zip = good_zip.replace(b"\1" * 64, b"\2" * 64)  # stored uncompressed: its CRC no longer matches
+    _manifest(tmp_path / "d", {"m.safetensors": good_st, "cut.safetensors": short_st, "last.pt": good_zip,
+                               "rotten.pt": broken_zip})
+    no_torch = tmp_path / "no-torch"  # the checks that need no torch, even where torch is installed
+    no_torch.mkdir()
+    (no_torch / "torch.py").write_text("raise ImportError('hidden by the test')\n")
+    r = subprocess.run([sys.executable, str(REPO / "scripts" / "verify_local.py"), str(tmp_path / "d"), "--load"],
+                       capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(no_torch)})
+    out = r.stdout
+    assert r.returncode == 1, out
+    assert "m.safetensors (" in out and "safetensors header parses" in out
+    assert "LOAD FAILED" in out and "cut.safetensors: tensor w lies outside the file" in out
+    assert "last.pt (" in out and "zip structure intact" in out
+    assert "rotten.pt: damaged zip archive" in out
 
 
 def test_job_schema_is_generated_from_the_spec_and_validates_the_example():

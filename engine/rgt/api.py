@@ -263,3 +263,30 @@ def watch(index: Index, *, hosts: Sequence[str] = (), hosts_file: str | None = N
     result["state"] = w.summary(result)
     result["healthy"] = w.healthy(result)
     return _shaped("watch", result)
+
+
+def pull(index: Index, remote_dir: str, local_dir: str | Path, *, hosts: Sequence[str] = (),
+         hosts_file: str | None = None, local: bool = False, platform: str | None = None,
+         variant: str | None = None, accept_new_host_key: bool = False, connect_timeout: float = 15.0,
+         ssh_config: str | None = None, show_progress: bool = False) -> dict:
+    """Copy REMOTE_DIR off each box, verify it against the box's sha256, and say whether a destroy
+    is safe. The platform, the hosts and LOCAL_DIR are checked before a box is reached."""
+    from .diagnose import targets
+    from .transfer import pull as puller
+
+    if variant and not platform:
+        raise UsageError("--variant needs --platform", hint="e.g. --platform paperspace --variant core")
+    facts = None
+    if platform:
+        profile = require_profile(index, platform, variant)
+        facts = profile.facts_for(choose_variant(profile, variant))
+    if not remote_dir.strip():
+        raise UsageError("REMOTE_DIR is empty", hint="name the directory on the box that holds the checkpoints")
+    local_path = Path(local_dir)
+    puller.check_local(local_path)
+    transports = targets.transports(hosts, hosts_file, local, accept_new_host_key=accept_new_host_key,
+                                    connect_timeout=connect_timeout, ssh_config=ssh_config)
+    if not transports:
+        raise UsageError("pull needs --host H (or --local)", hint="e.g. rgt pull --host gpu1 /root/runs ./runs")
+    result = puller.run(transports, remote_dir, local_path, facts, show_progress=show_progress)
+    return _shaped("pull", result, platform=platform, variant=variant)

@@ -105,6 +105,17 @@ def rgt_watch(hosts: list[str] | None = None, capture: str | None = None, pid: i
                                    variant=variant, log_silent_s=log_silent_s, checkpoint_stale_s=checkpoint_stale_s))
 
 
+def rgt_pull(remote_dir: str, local_dir: str, hosts: list[str] | None = None, local: bool = False,
+             platform: str | None = None, variant: str | None = None, kb: str | None = None) -> dict[str, Any]:
+    """Copy remote_dir off each host (ssh alias, user@host[:port] or a host list; several hosts go to
+    local_dir/HOST) resumably, verify every file's sha256 against the box's own listing, and say
+    whether a destroy is safe: safe_to_destroy is true only when every file matched, nothing was
+    being written and platform is given; reasons lists what is missing, destroy names what the
+    platform's destroy verb deletes. The box is only read; rgt never destroys anything."""
+    return _call(lambda: api.pull(_index(kb), remote_dir, local_dir, hosts=hosts or (), local=local,
+                                  platform=platform, variant=variant))
+
+
 def rgt_lint(kb: str | None = None) -> dict[str, Any]:
     """Check a knowledge base; findings as file, line, code, message."""
     return _call(lambda: api.lint(kb or DEFAULT_KB)[0])
@@ -123,6 +134,9 @@ TOOLS: dict[str, tuple[Callable[..., dict], dict]] = {
     "rgt_diagnose": (rgt_diagnose, {**READ_ONLY, "idempotent_hint": False, "open_world_hint": True}),
     "rgt_watch": (rgt_watch, {**READ_ONLY, "idempotent_hint": False, "open_world_hint": True}),
     "rgt_lint": (rgt_lint, READ_ONLY),
+    # writes the local copy (never the box), and reaches out to hosts
+    "rgt_pull": (rgt_pull, {"read_only_hint": False, "destructive_hint": False, "idempotent_hint": True,
+                            "open_world_hint": True}),
 }
 
 

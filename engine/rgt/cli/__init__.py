@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from ..errors import Exit, RgtError
-from . import diagnose, mcp, plan, query, render, watch
+from . import diagnose, mcp, plan, pull, query, render, watch
 from . import lint as lint_cmd
 
 
@@ -22,7 +22,7 @@ def cli(debug: bool) -> None:
 
 # Command modules import their heavy dependencies (paramiko, jinja2) inside the command body,
 # so `rgt show` does not pay for SSH.
-for module in (lint_cmd, query, diagnose, plan, render, watch, mcp):
+for module in (lint_cmd, query, diagnose, plan, render, pull, watch, mcp):
     for command in module.COMMANDS:
         cli.add_command(command)
 

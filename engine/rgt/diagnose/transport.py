@@ -335,6 +335,18 @@ class SSHTransport:
                                   hint="check ProxyJump and that each hop can reach the next") from None
         return sock
 
+    def open_client(self):
+        """A connected paramiko client under the same config, host-key policy and jumps as run();
+        for `rgt pull`'s copy. close() lets it go."""
+        try:
+            return self._connect()
+        except BaseException:
+            self.close()
+            raise
+
+    def where(self) -> str:
+        return self._where()
+
     def run(self, script: str, timeout: float) -> CommandResult:
         where = self._where()
         try:
