@@ -163,25 +163,35 @@ def test_a_file_being_written_during_the_pull_is_named_and_the_box_is_not_safe(b
     assert any("train.log is open for writing" in reason for reason in data["reasons"]), data["reasons"]
 
 
-def test_a_pull_killed_midway_resumes_where_it_stopped(box, tmp_path):
+def big_run(tmp_path: Path) -> tuple[Path, Path]:
     remote, local = tmp_path / "run", tmp_path / "copy"
     remote.mkdir()
     with open(remote / "big.pt", "wb") as f:
         for _ in range(BIG >> 20):
             f.write(os.urandom(1 << 20))
-    first = subprocess.Popen([RGT, "pull", "--host", "rgt-box", "--ssh-config", str(box.config), str(remote),
-                              str(local), "--json"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return remote, local
+
+
+def start_and_wait_for_the_copy(box, remote: Path, local: Path) -> subprocess.Popen:
+    """An rgt pull of big.pt, returned once several MB of it have arrived."""
+    proc = subprocess.Popen([RGT, "pull", "--host", "rgt-box", "--ssh-config", str(box.config), str(remote),
+                             str(local), "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
     def in_flight() -> int:  # rsync writes a hidden temporary beside the file, rgt's own copier a .rgt-partial
         found = list(local.glob(".big.pt.*")) + list(local.glob(".rgt-partial/big.pt"))
         return max((p.stat().st_size for p in found if p.exists()), default=0)
     deadline = time.monotonic() + 60
-    while in_flight() < 8 << 20 and first.poll() is None and time.monotonic() < deadline:
+    while in_flight() < 8 << 20 and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.005)
-    assert first.poll() is None, "the copy finished before it could be interrupted"
+    assert proc.poll() is None, "the copy finished before it could be interrupted"
+    return proc
+
+
+def test_a_pull_killed_midway_resumes_where_it_stopped(box, tmp_path):
+    remote, local = big_run(tmp_path)
+    first = start_and_wait_for_the_copy(box, remote, local)
     os.kill(first.pid, signal.SIGKILL)
-    first.wait()
-    first.stderr.close()
+    first.communicate()
     settled(box)
     time.sleep(0.5)  # rsync, left without its remote shell, puts its piece in .rsync-partial and exits
     assert not (local / "big.pt").exists()
@@ -193,6 +203,17 @@ def test_a_pull_killed_midway_resumes_where_it_stopped(box, tmp_path):
     assert data["safe_to_destroy"] is True
     assert hashlib.sha256((local / "big.pt").read_bytes()).hexdigest() == \
         hashlib.sha256((remote / "big.pt").read_bytes()).hexdigest()
+
+
+def test_a_connection_that_drops_midway_is_one_line_and_exit_3(box, tmp_path):
+    remote, local = big_run(tmp_path)
+    proc = start_and_wait_for_the_copy(box, remote, local)
+    for pid in box.session_pids():  # the box's side of the connection dies, as when the network goes
+        os.kill(pid, signal.SIGKILL)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 3 and out == "", (out, err)
+    assert err.count("\n") == 1 and err.startswith("rgt: ") and "Traceback" not in err
+    assert "run the same rgt pull again" in err, err
 
 
 def test_several_hosts_each_go_to_their_own_directory(box, tmp_path):
@@ -282,3 +303,31 @@ def test_a_terminal_gets_a_progress_bar_and_json_stays_quiet(tmp_path, as_json):
         assert shown == b"" and json.loads(r.stdout)["safe_to_destroy"] is True
     else:
         assert b"MB/s" in shown and b"100%" in shown, shown
+
+
+def test_the_copy_goes_through_proxyjump_like_every_other_connection(box, tmp_path):
+    """rsync and SFTP ride rgt's own paramiko connection, so the alias's ProxyJump is honoured."""
+    remote, local = run_dir(tmp_path), tmp_path / "copy"
+    cfg = tmp_path / "ssh_config"
+    text = box.config.read_text()
+    cfg.write_text(text + "\n" + text.replace("Host rgt-box", "Host rgt-hop")
+                   .replace("  HostName 127.0.0.1", "  HostName 127.0.0.1\n  ProxyJump rgt-box"))
+    r = subprocess.run([RGT, "pull", "--host", "rgt-hop", "--ssh-config", str(cfg), str(remote), str(local),
+                        "--platform", "vastai", "--json"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["hosts"][0]["method"] == box.method
+    assert (local / "last.pt").read_bytes() == (remote / "last.pt").read_bytes()
+    assert settled(box) == []
+
+
+def test_an_empty_directory_or_a_symlink_is_never_called_safe(capsys, tmp_path):
+    from helpers import run
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    r = run(capsys, "pull", "--local", str(empty), str(tmp_path / "c1"), "--platform", "vastai", "--json")
+    assert r.code == 1 and any("holds no files" in reason for reason in r.json()["reasons"]), r
+    linked = run_dir(tmp_path)
+    (linked / "best.pt").symlink_to(linked / "last.pt")
+    r = run(capsys, "pull", "--local", str(linked), str(tmp_path / "c2"), "--platform", "vastai", "--json")
+    assert r.code == 1 and any("symlink best.pt was not followed" in reason for reason in r.json()["reasons"]), r

@@ -38,7 +38,25 @@ def local_opener(root: str) -> Opener:
     return open_at
 
 
+def quiet_dropped_prefetch() -> None:
+    """paramiko's prefetch thread dies with the connection and Python prints its traceback; the
+    copy itself reports the drop in one line, so that thread's end is not printed again."""
+    import threading
+
+    import paramiko
+
+    default = threading.excepthook
+
+    def hook(args) -> None:
+        if not (issubclass(args.exc_type, (paramiko.SSHException, EOFError, OSError))
+                and "prefetch" in getattr(args.thread, "name", "")):
+            default(args)
+    threading.excepthook = hook
+
+
 def sftp_opener(sftp, root: str) -> Opener:
+    quiet_dropped_prefetch()
+
     def open_at(rel: str, offset: int) -> BinaryIO:
         f = sftp.open(f"{root.rstrip('/')}/{rel}", "rb")
         f.seek(offset)

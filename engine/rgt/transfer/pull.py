@@ -104,6 +104,8 @@ def pull_one(t, remote_dir: str, dest: Path, show_progress: bool) -> dict:
             copier = fetch.Copier(dest, fetch.local_opener(m.root), progress)
             fetched = [copier.fetch(e) for e in m.files]
     else:
+        import paramiko
+
         method = "rsync" if m.rsync and rsync.available() else "sftp"
         try:
             client = t.open_client()
@@ -113,8 +115,6 @@ def pull_one(t, remote_dir: str, dest: Path, show_progress: bool) -> dict:
                 if stale:  # a same-size rewrite with the old mtime: rsync's quick check kept the stale copy
                     note = rsync.pull(client, m.root, stale, dest, t.where(), show_progress, recopy=True) or note
             else:
-                import paramiko
-
                 try:
                     sftp = client.open_sftp()
                 except (paramiko.SSHException, EOFError) as e:  # the subsystem request was refused
@@ -123,7 +123,7 @@ def pull_one(t, remote_dir: str, dest: Path, show_progress: bool) -> dict:
                 with sftp, _bar(m.total, t.host, show_progress) as progress:
                     copier = fetch.Copier(dest, fetch.sftp_opener(sftp, m.root), progress)
                     fetched = [copier.fetch(e) for e in m.files]
-        except (EOFError, OSError) as e:
+        except (EOFError, OSError, paramiko.SSHException) as e:  # SFTP reads raise SSHException when the link drops
             raise RemoteError(f"the connection dropped during the copy ({type(e).__name__})", where=t.host,
                               hint="run the same rgt pull again: it resumes where this one stopped") from None
         finally:

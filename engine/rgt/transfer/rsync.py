@@ -28,10 +28,17 @@ def available() -> bool:
 
 def _serve(sock: socket.socket, client, errors: list[str]) -> None:
     """Run the command the bridge names on the box and join its stdio to the socket."""
+    import paramiko
+
     reader = sock.makefile("rb")
-    command = json.loads(reader.readline())
-    channel = client.get_transport().open_session()
-    channel.exec_command(command)
+    try:
+        command = json.loads(reader.readline())
+        channel = client.get_transport().open_session()
+        channel.exec_command(command)
+    except (OSError, EOFError, ValueError, paramiko.SSHException) as e:  # rsync then fails and says so
+        errors.append(f"cannot start rsync on the box: {e}")
+        sock.close()
+        return
 
     def finish() -> None:
         while channel.recv_stderr_ready():
@@ -42,8 +49,14 @@ def _serve(sock: socket.socket, client, errors: list[str]) -> None:
             pass
         channel.close()
 
-    threading.Thread(target=pump, args=(reader.read1, channel.sendall, channel.shutdown_write), daemon=True).start()
-    pump(channel.recv, sock.sendall, finish)  # box -> rsync, until the box's rsync ends
+    def guarded(*args) -> None:  # a dropped link ends the pump; rsync reports it, in one line
+        try:
+            pump(*args)
+        except (OSError, EOFError, paramiko.SSHException) as e:
+            errors.append(f"the connection dropped: {e}")
+
+    threading.Thread(target=guarded, args=(reader.read1, channel.sendall, channel.shutdown_write), daemon=True).start()
+    guarded(channel.recv, sock.sendall, finish)  # box -> rsync, until the box's rsync ends
 
 
 def pull(client, remote_root: str, paths: list[str], dest: Path, where: str, show_progress: bool,
