@@ -35,22 +35,6 @@ class Thresholds:
     gpu_idle_pct: int = 0              # the busiest GPU at or under this is idle
 
 
-class WithEnv:
-    """A transport that runs the batch with a few variables exported first: the paths the
-    run_files probe reads. Quoted here, so no path is ever spliced into a probe's command."""
-
-    def __init__(self, inner, env: dict[str, str]):
-        self.inner, self.env = inner, env
-        self.name, self.host = inner.name, inner.host
-
-    def run(self, script: str, timeout: float):
-        exports = "".join(f"export {k}={shlex.quote(v)}\n" for k, v in self.env.items())
-        return self.inner.run(exports + script, timeout)
-
-    def close(self) -> None:
-        self.inner.close()
-
-
 # ---------------------------------------------------------------- readings
 
 def last_progress(lines: Sequence[str]) -> dict[str, Any] | None:
@@ -248,11 +232,10 @@ def check(index, transports: list, sel: runs.Selector, limits: Thresholds, *, lo
 
     probes = [p for pid in PROBES if (p := index.probe(pid))]
     env = {k: v for k, v in (("RGT_LOG", log), ("RGT_CKPT", checkpoints)) if v}
-    wrapped = [WithEnv(t, env) for t in transports]
     facts = profile.facts_for(variant if variant in profile.variants else None) if profile else None
     platform = profile.slug if profile else None
     out = []
-    for host in probe_hosts(wrapped, probes, sel.workdir, selector=sel):
+    for host in probe_hosts(transports, probes, sel.workdir, selector=sel, env=env):
         if host.error:
             out.append({"host": host.host, "state": "unknown", "error": host.error,
                         "reasons": [f"could not probe: {host.error}"], "evidence": []})

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 import shlex
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,10 +66,11 @@ def _client() -> str:
 
 
 def script(probes: list[Probe], workdir: str | None = None, lane_count: int = LANES,
-           marks: Sequence[str] = (), logs: Sequence[str] = ()) -> str:
+           marks: Sequence[str] = (), logs: Sequence[str] = (), env: Mapping[str, str] | None = None) -> str:
     """Each lane runs in a process substitution, so its output waits in a pipe of its own and is
     copied out whole, lane after lane: no interleaving and no temporary file on the box (whose
-    disk may be the very thing that is full)."""
+    disk may be the very thing that is full). `env` exports more values the probes read (watch's
+    log and checkpoint paths), quoted here so no value is ever spliced into a probe's command."""
     lines = ["export LC_ALL=C LANG=C  # parsers read C-locale output",
              # field 6 of /proc/PID/stat is the session; bash's own comm has no space to shift it
              "RGT_SID=$(cut -d' ' -f6 /proc/$$/stat 2>/dev/null); export RGT_SID",
@@ -78,6 +79,7 @@ def script(probes: list[Probe], workdir: str | None = None, lane_count: int = LA
              "export RGT_WORKDIR=" + shlex.quote(workdir) if workdir else "unset RGT_WORKDIR",
              "export RGT_MARKS=" + shlex.quote(" ".join(marks)),  # paths that name a platform
              "export RGT_LOGS=" + shlex.quote("\n".join(logs)),  # training logs to read, one a line
+             *(f"export {k}={shlex.quote(v)}" for k, v in (env or {}).items()),
              _PROBE_FN]
     chosen = lanes(probes, lane_count)
     for fd, lane in enumerate(chosen, start=3):

@@ -209,9 +209,10 @@ def capture_path(target: str, host: str, hosts: int) -> Path:
 
 def probe_hosts(transports: Sequence[Transport], probes: list[Probe], workdir: str | None,
                 save_capture: str | None = None, selector: runs.Selector | None = None,
-                marks: Sequence[str] = (), logs: Sequence[str] = ()) -> list[HostResult]:
+                marks: Sequence[str] = (), logs: Sequence[str] = (),
+                env: dict[str, str] | None = None) -> list[HostResult]:
     selector = selector or runs.Selector(workdir=workdir)
-    script, budget = batch.script(probes, workdir, marks=marks, logs=logs), batch.budget(probes)
+    script, budget = batch.script(probes, workdir, marks=marks, logs=logs, env=env), batch.budget(probes)
     by_id = {p.id: p for p in probes}
 
     def one(transport: Transport) -> HostResult:
@@ -309,15 +310,13 @@ def set_aside(h: HostResult, by_id: dict[str, Probe]) -> None:
 
 
 def _nodelist(text: str) -> list[str]:
-    """`gpu[01-02],cpu7` -> gpu01, gpu02, cpu7 (commas outside brackets separate entries)."""
+    """sacct's NodeList (`gpu[01-02],cpu7`) as host names; one sacct did not write in Slurm's
+    form is taken as it stands."""
     from .hosts import expand
-    out: list[str] = []
-    for entry in re.split(r",(?![^\[]*\])", text):
-        try:
-            out += expand(entry.strip())
-        except UsageError:
-            out.append(entry.strip())
-    return out
+    try:
+        return expand(text)
+    except UsageError:
+        return [text.strip()]
 
 
 @dataclass
@@ -326,18 +325,23 @@ class Context:
     profile: Profile | None      # given with --platform or named in the text
     variant: str | None
     said: dict[str, Any]
-    probe_of: dict[str, str] = field(default_factory=dict)   # observation name -> probe id
-    fallbacks: dict[str, str] = field(default_factory=dict)  # probe id -> what the user can run instead
+    index: Index
 
-    @classmethod
-    def build(cls, index: Index, profile: Profile | None, variant: str | None, said: dict[str, Any]) -> Context:
-        ctx = cls(profile, variant, said)
-        for p in index.probes():
-            ctx.fallbacks[p.id] = p.fallback
+    @functools.cached_property
+    def probe_of(self) -> dict[str, str]:
+        """Observation name -> the probe that reads it. Built only when a `possible` candidate on a
+        probed box asks what is missing: importing every parser is not for every diagnose."""
+        out: dict[str, str] = {}
+        for p in self.index.probes():
             if p.parser in parsers.names():
                 for name in parsers.get(p.parser).OBSERVES:
-                    ctx.probe_of.setdefault(name, p.id)
-        return ctx
+                    out.setdefault(name, p.id)
+        return out
+
+    @functools.cached_property
+    def fallbacks(self) -> dict[str, str]:
+        """Probe id -> what the user can run and paste instead."""
+        return {p.id: p.fallback for p in self.index.probes()}
 
     def facts(self, g: Gotcha) -> dict[str, Any] | None:
         """Platform facts and the user's words, as this gotcha may read them; None when the gotcha
@@ -550,7 +554,7 @@ def diagnose(index: Index, text: str, *, profile: Profile | None = None, variant
     recognised = recognise(hosts, profiles) if profile is None and named is None else None
     if recognised:
         result["platform_recognised"] = recognised.slug
-    ctx = Context.build(index, profile or named or recognised, variant if profile else None, said)
+    ctx = Context(profile or named or recognised, variant if profile else None, said, index)
     seen_on = hosts or ([pasted] if pasted.observations else [])
     candidates = [_candidate(g, score, ctx, seen_on) for g, score in top]
     # a cause the box proves is named even when the user's words did not bring it up (an Xid 79
