@@ -1,7 +1,10 @@
 """`python -m rgt.render [PATH]`: rewrite docs/job.schema.json from the job spec's models."""
-import sys
+import argparse
 from pathlib import Path
 
 from .spec import json_schema
 
-Path(sys.argv[1] if len(sys.argv) > 1 else "docs/job.schema.json").write_text(json_schema(), encoding="utf-8")
+parser = argparse.ArgumentParser(prog="python -m rgt.render", description=__doc__)
+# argparse, so `--help` prints this instead of becoming a file named "--help"
+parser.add_argument("path", nargs="?", default="docs/job.schema.json", type=Path)
+parser.parse_args().path.write_text(json_schema(), encoding="utf-8")
