@@ -6,7 +6,7 @@ import re
 import frontmatter
 
 from rgt import docs
-from rgt.cli import cli
+from rgt.cli import commands
 
 
 def test_readme_generated_blocks_are_current(repo):
@@ -26,7 +26,7 @@ def test_skill_frontmatter_commands_and_paths(repo):
     assert post["name"] == "rgt" and 50 < len(post["description"]) <= 1024
     assert len(post.content.splitlines()) <= 120
     for cmd in set(re.findall(r"\brgt ([a-z]+)\b", post.content)):
-        assert cmd in cli.commands, f"SKILL.md names `rgt {cmd}`, which does not exist"
+        assert cmd in commands(), f"SKILL.md names `rgt {cmd}`, which does not exist"
     for path in set(re.findall(r"`((?:profiles|references|scripts|templates)/[^`*<>]+)`", post.content)):
         assert (repo / path).exists(), f"SKILL.md links {path}, which does not exist"
 
@@ -62,11 +62,25 @@ def test_readme_examples_run_as_written_after_the_quick_start(repo):
     assert ". .venv/bin/activate" in steps[:bare], steps
     for block in re.findall(r"```sh\n(.*?)```", readme, re.S):
         for cmd in re.findall(r"^rgt ([a-z]+)", block, re.M):
-            assert cmd in cli.commands, f"README runs `rgt {cmd}`, which does not exist"
+            assert cmd in commands(), f"README runs `rgt {cmd}`, which does not exist"
+
+
+def test_every_command_module_is_reachable_from_the_lazy_group():
+    """A command added to a module but not to MODULES would silently not exist."""
+    import importlib
+    import pkgutil
+
+    import rgt.cli as package
+
+    declared = set()
+    for info in pkgutil.iter_modules(package.__path__):
+        module = importlib.import_module(f"rgt.cli.{info.name}")
+        declared |= {c.name for c in getattr(module, "COMMANDS", [])}
+    assert declared == set(commands())
 
 
 def test_every_command_takes_kb_and_json_except_mcp():
-    for name, cmd in cli.commands.items():
+    for name, cmd in commands().items():
         params = {p.name for p in cmd.params}
         assert "kb" in params, f"rgt {name} has no --kb"
         assert ("as_json" in params) == (name != "mcp"), name

@@ -5,7 +5,7 @@ import asyncio
 import json
 from pathlib import Path
 
-from rgt.cli import cli
+from rgt.cli import commands
 from rgt.mcp_server import TOOLS, server
 
 from helpers import run
@@ -20,10 +20,10 @@ def call(name: str, **args) -> dict:
 
 
 def test_every_json_command_has_a_tool_and_back():
-    json_commands = {name for name, cmd in cli.commands.items() if any(p.name == "as_json" for p in cmd.params)}
+    json_commands = {name for name, cmd in commands().items() if any(p.name == "as_json" for p in cmd.params)}
     tools = {name.removeprefix("rgt_") for name in TOOLS}
     assert json_commands <= tools, json_commands - tools
-    assert tools <= set(cli.commands)
+    assert tools <= set(commands())
 
 
 def test_tools_are_listed_with_annotations():

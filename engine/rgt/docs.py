@@ -10,10 +10,10 @@ from pathlib import Path
 
 
 def command_table() -> str:
-    from .cli import cli
+    from .cli import commands
 
     rows = ["| command | what it does |", "|---|---|"]
-    for name, cmd in sorted(cli.commands.items()):
+    for name, cmd in sorted(commands().items()):
         rows.append(f"| `rgt {name}` | {(cmd.help or '').strip().splitlines()[0]} |")
     return "\n".join(rows)
 

@@ -1,6 +1,7 @@
 """`rgt` command line: a click group whose commands live one module per concern."""
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 from typing import Any
@@ -8,23 +9,39 @@ from typing import Any
 import click
 
 from ..errors import Exit, RgtError
-from . import diagnose, mcp, plan, pull, query, render, watch
-from . import lint as lint_cmd
+
+# Which module holds each command. A command's module is imported only when that command runs, so
+# `rgt search` pays neither for diagnose's transport nor for render's job-spec models; command
+# modules also import their heavy dependencies (paramiko, jinja2) inside the command body.
+MODULES = {
+    "lint": "lint", "platforms": "query", "show": "query", "search": "query", "facts": "query",
+    "compare": "query", "diagnose": "diagnose", "plan": "plan", "render": "render", "pull": "pull",
+    "watch": "watch", "mcp": "mcp",
+}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context | None) -> list[str]:
+        return sorted(MODULES)
+
+    def get_command(self, ctx: click.Context | None, name: str) -> click.Command | None:
+        if name not in MODULES:
+            return None
+        module = importlib.import_module(f"{__name__}.{MODULES[name]}")
+        return next(c for c in module.COMMANDS if c.name == name)
+
+
+def commands() -> dict[str, click.Command]:
+    """Every command, imported: for the docs and the tests that walk them all."""
+    return {name: cli.get_command(None, name) for name in cli.list_commands(None)}  # type: ignore[misc]
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
 @click.version_option(package_name="rgt")
 def cli(debug: bool) -> None:
     """Executable knowledge for long GPU jobs on rented machines."""
     # --debug is read by main() before click runs, so a traceback can escape any command
-
-
-# Command modules import their heavy dependencies (paramiko, jinja2) inside the command body,
-# so `rgt show` does not pay for SSH.
-for module in (lint_cmd, query, diagnose, plan, render, pull, watch, mcp):
-    for command in module.COMMANDS:
-        cli.add_command(command)
 
 
 def main(argv: list[str] | None = None) -> None:
