@@ -251,3 +251,23 @@ def test_a_pasted_oom_line_proves_the_kill_not_its_mechanism(tmp_path):
     assert by_id["U9"]["verdict"] == "possible" and line in [e["line"] for e in by_id["U9"]["evidence"]]
     assert by_id["U9"]["missing"]
     assert all(c["verdict"] != "confirmed" for c in by_id.values() if c["platform"] is not None)
+
+
+def test_torch_is_imported_on_the_box_only_for_a_candidate_that_needs_it(capsys, tmp_path, monkeypatch):
+    """Importing torch costs a GPU box seconds and opens a CUDA context beside the run: the
+    speculative probes of nearby gotchas leave it out, a fitting candidate's probes do not."""
+    shim = tmp_path / "bin"
+    shim.mkdir()
+    calls = tmp_path / "python3-calls"
+    (shim / "python3").write_text(f'#!/bin/sh\necho "$*" >> {calls}\n')
+    (shim / "python3").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{shim}:{__import__('os').environ['PATH']}")
+
+    r = run(capsys, "diagnose", "run vanished at 6h", "--platform", "paperspace", "--local", "--json")
+    assert r.code == 0, r.err
+    assert not calls.exists() or "import torch" not in calls.read_text()
+
+    r = run(capsys, "diagnose", "RuntimeError: CUDA error: no kernel image is available for execution on the device",
+            "--local", "--json")
+    assert r.code == 0, r.err
+    assert "import torch" in calls.read_text()

@@ -497,6 +497,22 @@ def _why_absent(name: str, host: HostResult | None, ctx: Context) -> dict:
             else f"run the command of `rgt show {probe}` on the box and paste the output"}
 
 
+def batch_probes(index: Index, top: list[Gotcha], ranked: list, scope: Profile | None, *, logs: bool) -> list[Probe]:
+    """What one batch runs: the run-finding probes, the fitting candidates' probes, and the cheap
+    probes of the nearest gotchas, fitting or not: a cause the box shows is named even when the
+    words fell short (an Xid under "NCCL error"). A heavy probe (one that imports torch and opens
+    a CUDA context on a GPU the run may be filling) runs only for a candidate that fits."""
+    wanted = list(ALWAYS) + ([LOG_PROBE] if logs else [])
+    for g in top:
+        wanted += [p for p in g.probes if p not in wanted and p != LOG_PROBE]
+    fitting = set(wanted)
+    for r in ranked[:PROBED_NEIGHBOURS]:
+        if in_scope_of(r.gotcha, scope):
+            wanted += [p for p in r.gotcha.probes if p not in wanted and p != LOG_PROBE]
+    probes = [p for pid in wanted if (p := index.probe(pid))]
+    return [p for p in probes if not p.heavy or p.id in fitting]
+
+
 def diagnose(index: Index, text: str, *, profile: Profile | None = None, variant: str | None = None,
              transports: list[Transport] | None = None, workdir: str | None = None, save_capture: str | None = None,
              limit: int = CANDIDATES, selector: runs.Selector | None = None,
@@ -528,13 +544,7 @@ def diagnose(index: Index, text: str, *, profile: Profile | None = None, variant
     top = [(r.gotcha, r.score) for r in ranked if r.fits][:limit]
     hosts: list[HostResult] = []
     if transports:
-        wanted = list(ALWAYS) + ([LOG_PROBE] if logs else [])
-        # the probes of the nearest gotchas too, fitting or not: one batch costs little more, and a
-        # cause the box shows is named even when the words fell short (an Xid under "NCCL error")
-        nearby = [r.gotcha for r in ranked[:PROBED_NEIGHBOURS] if in_scope_of(r.gotcha, profile or named)]
-        for g in [g for g, _ in top] + nearby:
-            wanted += [p for p in g.probes if p not in wanted and p != LOG_PROBE]
-        probes = [p for pid in wanted if (p := index.probe(pid))]
+        probes = batch_probes(index, [g for g, _ in top], ranked, profile or named, logs=bool(logs))
         marks = [m for p in profiles for m in p.marks] if profile is None and named is None else []
         probed = probe_hosts(transports, probes, workdir, save_capture, selector or runs.Selector(workdir=workdir),
                              marks, logs)

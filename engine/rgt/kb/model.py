@@ -60,6 +60,7 @@ class Probe:
     timeout: float
     parser: str
     gpu: bool = False        # opens /dev/nvidia*: runs in the GPU lane
+    heavy: bool = False      # imports torch or opens a CUDA context: only for a candidate that fits
     reads: str = "box"       # box | host | node: what its reading describes
     fallback: str = ""       # what the user can run and paste when the probe cannot read its source
 

@@ -309,6 +309,8 @@ PROBE_BLOCK: dict[str, Key] = {
     "parser": Key(_str, "name of the engine parser for its output"),
     "gpu": Key(_bool, "opens the GPU devices (nvidia-smi, torch): runs in the GPU lane, never beside the "
                "probe that lists who holds them", required=False),
+    "heavy": Key(_bool, "costs the box seconds of CPU or GPU memory (imports torch, opens a CUDA context): run "
+                 "for a candidate that fits, never on speculation for a nearby one", required=False),
     "reads": Key(_enum("box", "host", "cluster"), "what the reading describes: `box` (the container or machine "
                  "the job runs in; the default), `host` (the machine under a container: host-wide even "
                  "inside one), `cluster` (jobs wherever a scheduler ran them: sacct, kubectl)",
