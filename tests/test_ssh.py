@@ -173,6 +173,17 @@ def test_diagnose_never_changes_the_box(capsys, sshd_server, tmp_path, repo):
     assert not sessions_left_behind(sshd_server, before_sessions), "diagnose left a process behind on the box"
 
 
+def test_a_connection_opened_for_an_answer_that_needed_no_box_is_let_go(capsys, sshd_server):
+    """The box starts connecting while the text is ranked; when the text turns out to be a request
+    for advice (or fits nothing), no probe is sent and the connection is closed, not left open."""
+    before = set(sshd_server.session_pids())
+    for text in ("explain how DDP works", "qwerty zxcvb asdfg"):
+        r = run(capsys, "diagnose", text, "--host", "rgt-box", "--ssh-config", str(sshd_server.config), "--json")
+        assert r.code == 1 and r.json()["no_match"], r.err
+        assert r.json()["hosts"] == []
+    assert not sessions_left_behind(sshd_server, before), "a connection opened early was left open"
+
+
 def _with_hop(server, tmp_path: Path, directive: str) -> Path:
     cfg = tmp_path / "ssh_config_hop"
     text = server.config.read_text()

@@ -201,8 +201,6 @@ def diagnose(index: Index, text: str, *, platform: str | None = None, variant: s
     probed is reported in hosts[].error, and only when none can is it an error. `logs` are read on
     every probed box; with no box to probe, they are local files, read here like pasted text."""
     from .diagnose import targets
-    from .diagnose.diagnosis import diagnose as run
-    from .diagnose.run import Selector
 
     if variant and not platform:
         raise UsageError("--variant needs --platform", hint="e.g. --platform paperspace --variant core")
@@ -217,9 +215,19 @@ def diagnose(index: Index, text: str, *, platform: str | None = None, variant: s
         if not path.strip() or "\n" in path:
             raise UsageError(f"--log {path!r} is not a file path", hint="give one log file per --log")
     log_texts = [] if transports else [_log_tail(path) for path in logs]
-    result = run(index, text, profile=profile, variant=variant, transports=transports, workdir=workdir,
-                 save_capture=save_capture, limit=limit, selector=Selector(pid=pid, match=match, workdir=workdir),
-                 logs=logs if transports else (), log_texts=log_texts)
+    try:
+        # every box starts connecting now, and the diagnosis is imported and ranked while it does
+        for t in transports:
+            t.start()
+        from .diagnose.diagnosis import diagnose as run
+        from .diagnose.run import Selector
+
+        result = run(index, text, profile=profile, variant=variant, transports=transports, workdir=workdir,
+                     save_capture=save_capture, limit=limit, selector=Selector(pid=pid, match=match, workdir=workdir),
+                     logs=logs if transports else (), log_texts=log_texts)
+    finally:  # a connection opened for an answer that needed no box (advice, no match) is let go
+        for t in transports:
+            t.close()
     return _shaped("diagnose", result)
 
 

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import io
 import json
 import os
@@ -17,7 +18,7 @@ import socket
 import subprocess
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from ..errors import RemoteError, RgtError, UsageError
 
@@ -37,6 +38,9 @@ class Transport(Protocol):
     name: str
     host: str
 
+    def start(self) -> None:
+        """Begin reaching the box, so the connection overlaps the caller's own work (may do nothing)."""
+
     def run(self, script: str, timeout: float) -> CommandResult: ...
 
     def close(self) -> None: ...
@@ -47,6 +51,9 @@ class LocalTransport:
 
     def __init__(self) -> None:
         self.host = "localhost"
+
+    def start(self) -> None:
+        pass
 
     def run(self, script: str, timeout: float) -> CommandResult:
         try:
@@ -80,6 +87,9 @@ class CaptureTransport:
                              hint="pass a file written by --save-capture")
         self.data = data
         self.host = data.get("host", str(self.path))
+
+    def start(self) -> None:
+        pass
 
     def run(self, script: str, timeout: float) -> CommandResult:
         return CommandResult(self.data.get("rc"), self.data["stdout"], self.data.get("stderr", ""), "capture")
@@ -156,11 +166,10 @@ def _ssh_config(config_path: str | None):
 
     named = config_path or os.environ.get("RGT_SSH_CONFIG")
     path = Path(named or Path.home() / ".ssh" / "config").expanduser()
-    config = paramiko.SSHConfig()
     if not named and not path.exists():
-        return config
+        return paramiko.SSHConfig()
     try:
-        config.parse(io.StringIO(path.read_text(encoding="utf-8")))
+        return _parsed_config(path, path.read_text(encoding="utf-8"))
     except OSError as e:
         raise UsageError(f"cannot read the ssh config {path}: {e.strerror}",
                          hint="pass an existing file to --ssh-config (or RGT_SSH_CONFIG)") from None
@@ -168,6 +177,15 @@ def _ssh_config(config_path: str | None):
         raise UsageError(f"{path} is not a text ssh_config file", hint="pass an ssh_config file to --ssh-config") from None
     except paramiko.ssh_exception.ConfigParseError as e:
         raise UsageError(f"{path}: {e}", hint="fix the ssh_config syntax") from None
+
+
+@functools.lru_cache(maxsize=8)
+def _parsed_config(path: Path, text: str):
+    """Parsed once per text: a fleet of 32 aliases reads one config, not 32 (lookup only reads it)."""
+    import paramiko
+
+    config = paramiko.SSHConfig()
+    config.parse(io.StringIO(text))
     return config
 
 
@@ -235,6 +253,8 @@ class SSHTransport:
         self.connect_timeout = connect_timeout
         self.config_path = config_path
         self._clients: list = []
+        self._opener: Any = None  # the thread start() began connecting in
+        self._opened: Any = None  # its (stdin, stdout, stderr), or what it raised
 
     def _where(self) -> str:
         t = self.target
@@ -347,11 +367,37 @@ class SSHTransport:
     def where(self) -> str:
         return self._where()
 
+    def start(self) -> None:
+        """Connect and open the `bash -s` channel in the background, while the caller still works
+        out which probes to send: sshd's fork, key exchange, authentication and session setup
+        (most of an `ssh host true`) then overlap rgt's own start-up instead of following it."""
+        import threading
+
+        def opening() -> None:
+            try:
+                self._opened = self._open_channel()
+            except BaseException as e:  # noqa: BLE001 - handed to run(), which raises it in the caller
+                self._opened = e
+
+        self._opener = threading.Thread(target=opening, name=f"rgt-connect-{self.host}", daemon=True)
+        self._opener.start()
+
+    def _open_channel(self):
+        client = self._connect()
+        return client.exec_command("bash -s")
+
     def run(self, script: str, timeout: float) -> CommandResult:
         where = self._where()
         try:
-            client = self._connect()
-            stdin, stdout, stderr = client.exec_command("bash -s", timeout=timeout)
+            if self._opener is None:
+                opened = self._open_channel()
+            else:
+                self._opener.join()
+                opened = self._opened
+                if isinstance(opened, BaseException):
+                    raise opened
+            stdin, stdout, stderr = opened
+            stdout.channel.settimeout(timeout)
             stdin.write(script)
             stdin.channel.shutdown_write()
             out = stdout.read().decode("utf-8", "replace")
@@ -371,6 +417,9 @@ class SSHTransport:
             self.close()
 
     def close(self) -> None:
+        if self._opener is not None:  # a connection still being opened is closed once it is open
+            self._opener.join()
+            self._opener = None
         for client in reversed(self._clients):
             client.close()
         self._clients.clear()
