@@ -132,12 +132,12 @@ def named_platform(text: str, profiles: list[Profile]) -> Profile | None:
 def _names_pattern(called: tuple[tuple[str, tuple[str, ...]], ...]) -> tuple[re.Pattern, dict[str, set[str]]]:
     """Every platform name in one pattern, longest first, and which platforms go by each name."""
     owner: dict[str, set[str]] = {}
-    for slug, names in called:
-        for name in names:
+    for slug, aliases in called:
+        for name in aliases:
             owner.setdefault(name.lower(), set()).add(slug)
-    names = sorted(owner, key=len, reverse=True)
-    chinese = [re.escape(n) for n in names if any("\u3400" <= ch <= "\u9fff" for ch in n)]
-    latin = [re.escape(n) for n in names if not any("\u3400" <= ch <= "\u9fff" for ch in n)]
+    longest_first = sorted(owner, key=len, reverse=True)
+    chinese = [re.escape(n) for n in longest_first if any("\u3400" <= ch <= "\u9fff" for ch in n)]
+    latin = [re.escape(n) for n in longest_first if not any("\u3400" <= ch <= "\u9fff" for ch in n)]
     # Chinese has no spaces to bound a word; a Latin name must not be part of a longer word
     parts = [rf"(?<![a-z0-9_])(?:{'|'.join(latin)})(?![a-z0-9_])"] if latin else []
     parts += [f"(?:{'|'.join(chinese)})"] if chinese else []
