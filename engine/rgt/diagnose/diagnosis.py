@@ -172,9 +172,10 @@ def rank(index: Index, text: str, profile: Profile | None, said: dict[str, Any],
     without it (a platform only named in the text) its gotchas are favoured, not the rest dropped."""
     query = f"{text} {entities.expansion(said)}"
     scored = []
-    terms = index.query_terms(text)
+    hits = index.search(query, limit=60)
+    terms = index.query_terms(text, [gid for gid, _ in hits])
     scale = index.weight_scale()
-    for gid, score in index.search(query, limit=60):
+    for gid, score in hits:
         g = index.gotcha(gid)
         if g is None or (profile and scoped and not in_scope(g, profile)):
             continue

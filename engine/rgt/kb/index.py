@@ -12,6 +12,7 @@ import os
 import re
 import sqlite3
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -161,25 +162,27 @@ class Index:
         rows = self.db.execute(f"SELECT {other}, kind FROM edges WHERE {col} = ? ORDER BY kind, {other}", (node_id,))
         return [(r[0], r[1]) for r in rows]
 
-    def query_terms(self, text: str) -> list[QueryTerm]:
-        """The user's words (and CJK bigrams), each with the gotchas that hold it and its weight:
-        rare terms say more than common ones (bm25's idf), so `python` or `run` in a question about
-        something else cannot make it fit."""
+    def query_terms(self, text: str, among: Sequence[str]) -> list[QueryTerm]:
+        """The user's words (and CJK bigrams), each with its weight and which of the gotchas `among`
+        hold it: rare terms say more than common ones (bm25's idf), so `python` or `run` in a
+        question about something else cannot make it fit. How many gotchas hold a term is counted
+        in SQLite; only membership among the candidates comes back to Python (a common word is held
+        by thousands of gotchas at scale)."""
         n = self._gotcha_count()
         scale = self.weight_scale()
         out = []
         for table, terms in (("gotcha_fts", _terms(text)), ("gotcha_cjk", _bigrams(text))):
             cjk = table == "gotcha_cjk"
             for term in terms:
-                anywhere = self._ids(table, f'"{term}"')
-                strong = self._ids(table, f'{{title aka symptom}} : "{term}"')
-                idf = math.log(1 + (n - len(anywhere) + 0.5) / (len(anywhere) + 0.5))
+                count, anywhere = self._held(table, f'"{term}"', among)
+                _, strong = self._held(table, f'{{title aka symptom}} : "{term}"', among)
+                idf = math.log(1 + (n - count + 0.5) / (count + 0.5))
                 # A word the knowledge base never uses is evidence the text is about something else.
                 # A number ("6h", "64", "40gb") is a detail of the user's run: strong evidence when a
                 # gotcha holds it (exit 137, Xid 79), little when it does not; so is a fragment.
-                if any(c.isdigit() for c in term) or not (anywhere or cjk or len(term) >= 3):
+                if any(c.isdigit() for c in term) or not (count or cjk or len(term) >= 3):
                     miss = UNMATCHED_WEIGHT
-                elif cjk and not anywhere:  # often the seam between two words, not a word
+                elif cjk and not count:  # often the seam between two words, not a word
                     miss = CJK_UNKNOWN_MISS * scale
                 else:
                     miss = idf
@@ -190,8 +193,14 @@ class Index:
         """How much heavier a word weighs here than in the knowledge base the thresholds were set on."""
         return unique_idf(self._gotcha_count()) / unique_idf(REFERENCE_GOTCHAS)
 
-    def _ids(self, table: str, match: str) -> set[str]:
-        return {r[0] for r in self.db.execute(f"SELECT id FROM {table} WHERE {table} MATCH ?", (match,))}
+    def _held(self, table: str, match: str, among: Sequence[str]) -> tuple[int, list[str]]:
+        """How many gotchas match, and which of `among` do."""
+        marks = ",".join("?" * len(among)) or "NULL"
+        # group_concat skips NULLs, and an ID holds no space (any SQLite 3, no JSON1 or FILTER needed)
+        count, held = self.db.execute(
+            f"SELECT count(*), group_concat(CASE WHEN id IN ({marks}) THEN id END, ' ') FROM {table} WHERE {table} MATCH ?",
+            (*among, match)).fetchone()
+        return count, held.split() if held else []
 
     def _gotcha_count(self) -> int:
         # counting an FTS table reads all of it (18 ms at 10,000 gotchas); an open index never changes
