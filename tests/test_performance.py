@@ -39,3 +39,36 @@ def test_search_with_rgt_cache_set_imports_no_platformdirs_nor_threads(tmp_path)
     assert r.returncode in (0, 1), r.stderr
     imported = {line.split("|")[-1].strip() for line in r.stderr.splitlines() if line.startswith("import time:")}
     assert "platformdirs" not in imported and "concurrent.futures" not in imported
+    assert "paramiko" not in imported  # no host: no SSH
+
+
+def test_search_imports_no_other_command(tmp_path):
+    rgt("-m", "rgt", "search", "ssh", cache=tmp_path)  # build the index first
+    driver = ("import atexit, sys\n"
+              "atexit.register(lambda: sys.stderr.write('MODULES ' + ' '.join(sys.modules)))\n"
+              "from rgt.cli import main\nmain(['search', 'pkill over ssh'])")
+    r = rgt("-c", driver, cache=tmp_path)
+    assert r.returncode == 0, r.stderr
+    imported = set(r.stderr.split("MODULES ", 1)[1].split())
+    assert "rgt.cli.query" in imported
+    assert not imported & {"rgt.cli.diagnose", "rgt.cli.render", "rgt.cli.watch", "rgt.cli.pull", "tempfile", "paramiko"}
+
+
+def test_a_gotchas_text_rows_share_its_node_rowid(tmp_path):
+    """query_terms checks candidates by rowid; a row under another gotcha's rowid would credit the
+    wrong gotcha with the user's words."""
+    import sqlite3
+
+    from rgt.kb.index import Index
+    from rgt.kb.paths import bundled_kb
+
+    os.environ["RGT_CACHE"] = str(tmp_path)
+    try:
+        index = Index.open(bundled_kb())
+    finally:
+        del os.environ["RGT_CACHE"]
+    db: sqlite3.Connection = index.db
+    gotchas = db.execute("SELECT count(*) FROM nodes WHERE kind = 'gotcha'").fetchone()[0]
+    for table in ("gotcha_fts", "gotcha_cjk"):
+        agree = db.execute(f"SELECT count(*) FROM {table} t JOIN nodes n ON n.rowid = t.rowid AND n.id = t.id").fetchone()[0]
+        assert agree == gotchas > 300, table

@@ -44,7 +44,10 @@ CREATE VIRTUAL TABLE gotcha_cjk USING fts5(id UNINDEXED, title, aka, symptom, ca
 CREATE INDEX edges_src ON edges (src);
 CREATE INDEX edges_dst ON edges (dst);
 """
-_FORMAT = f"{__version__}/{hashlib.sha256((DDL + repr(sorted(schema.FRONTMATTER)) + repr(sources.URL_RULES + sources.DOC_RULES)).encode()).hexdigest()[:12]}"
+# bumped when _fill changes what a stored row means (2: a gotcha's text rows share its node's rowid)
+_FILL_REVISION = 2
+_SHAPE = DDL + repr(sorted(schema.FRONTMATTER)) + repr(sources.URL_RULES + sources.DOC_RULES)
+_FORMAT = f"{__version__}/{_FILL_REVISION}/{hashlib.sha256(_SHAPE.encode()).hexdigest()[:12]}"
 _STOP = set("a an and are as at be been but by can could did do does for from had has have how i i'm im "
             "in is it its me my no not of on or our so that the then there they this to was we were what "
             "when where which who why will with would you your after just still got get some any also "
@@ -170,12 +173,14 @@ class Index:
         by thousands of gotchas at scale)."""
         n = self._gotcha_count()
         scale = self.weight_scale()
+        rowids = dict(self.db.execute(f"SELECT rowid, id FROM nodes WHERE id IN ({','.join('?' * len(among))})",
+                                      tuple(among)))
         out = []
         for table, terms in (("gotcha_fts", _terms(text)), ("gotcha_cjk", _bigrams(text))):
             cjk = table == "gotcha_cjk"
             for term in terms:
-                count, anywhere = self._held(table, f'"{term}"', among)
-                _, strong = self._held(table, f'{{title aka symptom}} : "{term}"', among)
+                count, anywhere = self._held(table, f'"{term}"', rowids)
+                _, strong = self._held(table, f'{{title aka symptom}} : "{term}"', rowids)
                 idf = math.log(1 + (n - count + 0.5) / (count + 0.5))
                 # A word the knowledge base never uses is evidence the text is about something else.
                 # A number ("6h", "64", "40gb") is a detail of the user's run: strong evidence when a
@@ -193,14 +198,14 @@ class Index:
         """How much heavier a word weighs here than in the knowledge base the thresholds were set on."""
         return unique_idf(self._gotcha_count()) / unique_idf(REFERENCE_GOTCHAS)
 
-    def _held(self, table: str, match: str, among: Sequence[str]) -> tuple[int, list[str]]:
-        """How many gotchas match, and which of `among` do."""
+    def _held(self, table: str, match: str, among: dict[int, str]) -> tuple[int, list[str]]:
+        """How many gotchas match, and which of `among` (rowid -> ID) do: by rowid, which the
+        full-text index holds, so no matching row's text is read."""
         marks = ",".join("?" * len(among)) or "NULL"
-        # group_concat skips NULLs, and an ID holds no space (any SQLite 3, no JSON1 or FILTER needed)
         count, held = self.db.execute(
-            f"SELECT count(*), group_concat(CASE WHEN id IN ({marks}) THEN id END, ' ') FROM {table} WHERE {table} MATCH ?",
+            f"SELECT count(*), group_concat(CASE WHEN rowid IN ({marks}) THEN rowid END) FROM {table} WHERE {table} MATCH ?",
             (*among, match)).fetchone()
-        return count, held.split() if held else []
+        return count, [among[int(r)] for r in held.split(",")] if held else []
 
     def _gotcha_count(self) -> int:
         # counting an FTS table reads all of it (18 ms at 10,000 gotchas); an open index never changes
@@ -346,15 +351,19 @@ def _fill(db: sqlite3.Connection, kb: KnowledgeBase, current: dict[str, list]) -
     for g in kb.gotchas.values():
         nodes.append((g.id, "gotcha", g.title, g.file, g.line, g.platform, json.dumps(g.to_json())))
         edges += [(g.id, s, "see") for s in g.see] + [(g.id, pr, "probe") for pr in g.probes]
-        row = (g.id, g.title, " | ".join(g.aka), g.symptom, g.cause)
-        db.execute("INSERT INTO gotcha_fts VALUES (?, ?, ?, ?, ?)", row)
-        db.execute("INSERT INTO gotcha_cjk VALUES (?, ?, ?, ?, ?)", (g.id, *map(_cjk_field, row[1:])))
     for pr in kb.probes.values():
         nodes.append((pr.id, "probe", pr.title, pr.file, pr.line, None, json.dumps(pr.to_json())))
     for page in kb.pages.values():
         nodes.append((page.file, "page", page.title, page.file, 1, None, json.dumps({"file": page.file, "title": page.title})))
         edges += [(page.file, target, "links") for target, _ in page.links]
     db.executemany("INSERT OR IGNORE INTO nodes VALUES (?, ?, ?, ?, ?, ?, ?)", nodes)
+    # a gotcha's rows in both text tables share its node's rowid: a word's gotchas are then
+    # counted and checked against the candidates without reading any row's text (query_terms)
+    rows = [(g.id, g.title, " | ".join(g.aka), g.symptom, g.cause) for g in kb.gotchas.values()]
+    for table, field in (("gotcha_fts", str), ("gotcha_cjk", _cjk_field)):
+        db.executemany(f"INSERT INTO {table} (rowid, id, title, aka, symptom, cause) "
+                       "VALUES ((SELECT rowid FROM nodes WHERE id = ?1), ?1, ?2, ?3, ?4, ?5)",
+                       [(r[0], *map(field, r[1:])) for r in rows])
     db.executemany("INSERT INTO edges VALUES (?, ?, ?)", edges)
     db.executemany("INSERT INTO facts VALUES (?, ?, ?, ?)", facts)
 
