@@ -16,6 +16,7 @@ import os
 import re
 import socket
 import subprocess
+import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -231,6 +232,20 @@ def _refuse_unknown_keys(where: str):
     return RefuseUnknownHostKey()
 
 
+# A fleet behind one login node opens one connection to it per host, all at once. sshd drops
+# connections that have not yet authenticated past MaxStartups (default 10:30:100: from 10 on,
+# 30 % at random), and frees a slot a moment after the client sees its login succeed: at most
+# this many handshakes with one jump host run at a time.
+JUMP_HANDSHAKES = 6
+_gates: dict[str, threading.BoundedSemaphore] = {}
+_gates_lock = threading.Lock()
+
+
+def _handshake_gate(where: str) -> threading.BoundedSemaphore:
+    with _gates_lock:
+        return _gates.setdefault(where, threading.BoundedSemaphore(JUMP_HANDSHAKES))
+
+
 def _quiet_paramiko() -> None:
     """paramiko logs a failed handshake, traceback and all, from its transport thread; with no
     handler configured Python prints that to stderr. rgt reports the failure itself, in one line.
@@ -343,7 +358,11 @@ class SSHTransport:
         sock = None
         for jump, dest in zip(jumps, onward, strict=True):
             try:
-                client = jump._connect(via=sock)
+                if sock is None:  # the first hop is shared by every host behind it
+                    with _handshake_gate(jump._where()):
+                        client = jump._connect()
+                else:
+                    client = jump._connect(via=sock)
             finally:
                 self._clients.extend(jump._clients)
                 jump._clients.clear()
@@ -371,8 +390,6 @@ class SSHTransport:
         """Connect and open the `bash -s` channel in the background, while the caller still works
         out which probes to send: sshd's fork, key exchange, authentication and session setup
         (most of an `ssh host true`) then overlap rgt's own start-up instead of following it."""
-        import threading
-
         def opening() -> None:
             try:
                 self._opened = self._open_channel()
