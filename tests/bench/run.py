@@ -1,6 +1,6 @@
 """Every row of issue 19's performance table, measured as a ratio in one run.
 
-Run: .venv/bin/python tests/bench/run.py [--runs N] [--gotchas 10000]
+Run: .venv/bin/python tests/bench/run.py [--runs N] [--gotchas 10000] [--profile]
 
 Rows (each the median of --runs samples, against a baseline taken in the same run, so a loaded
 machine slows both sides alike):
@@ -169,11 +169,44 @@ sources:
     return root
 
 
+def imports(argv: list[str], top: int = 8, under: str | None = None) -> str:
+    """The `top` slowest imports a command makes (cumulative ms, from python -X importtime): the
+    top-level ones, or those directly under the module `under`."""
+    err = subprocess.run([PY, "-X", "importtime", *argv], capture_output=True, text=True).stderr
+    rows: list[tuple[float, str]] = []
+    for line in err.splitlines():
+        if not line.startswith("import time:") or "cumulative" in line:
+            continue
+        _, cumulative, name = line.split("|")
+        depth = (len(name) - len(name.lstrip())) // 2
+        if under is not None and name.strip() == under and depth == 0:
+            break  # children are printed before their parent
+        if depth == (1 if under else 0):
+            rows.append((int(cumulative) / 1000, name.strip()))
+        if under is not None and depth == 0:
+            rows = []  # another top-level import ended: its children were not ours
+    rows.sort(reverse=True)
+    total = sum(ms for ms, _ in rows)
+    return "\n".join([f"    {ms:7.1f} ms  {name}" for ms, name in rows[:top]] + [f"    {total:7.1f} ms  in all"])
+
+
+def print_profiles(base: Path) -> None:
+    module = ["-m", "rgt"]
+    print("\nWhere start-up goes (python -X importtime, cumulative):")
+    print("  rgt search:\n" + imports([*module, "search", "pkill over ssh returns 255"]))
+    print("  rgt render:\n" + imports([*module, "render", "--platform", "vastai", "--job", str(REPO / "examples" / "job.yaml"),
+                                       "--out", str(base / "render-profile")]))
+    print("  import paramiko, its children:\n" + imports(["-c", "import paramiko"], under="paramiko"))
+    print()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--gotchas", type=int, default=10_000)
     parser.add_argument("--delay-ms", type=float, default=30.0, help="added to every chunk each way")
+    parser.add_argument("--profile", action="store_true",
+                        help="also print where start-up time goes: the biggest imports of search, render and paramiko")
     args = parser.parse_args()
     rgt = shutil.which("rgt", path=str(Path(PY).parent)) or "rgt"
     # an installed package has current bytecode; an editable one under PYTHONDONTWRITEBYTECODE
@@ -261,13 +294,26 @@ def main() -> int:
 
         # scale: a synthetic knowledge base, built cold, then ranked against
         from rgt.diagnose import diagnosis
+        from rgt.kb import yaml12
         from rgt.kb.index import Index
-        builds = {}
+        builds, in_yaml = {}, [0.0]
+        load = yaml12.load
+
+        def counted(text: str):  # the time the build spends parsing YAML (every rgt block and frontmatter)
+            start = time.perf_counter()
+            try:
+                return load(text)
+            finally:
+                in_yaml[0] += time.perf_counter() - start
+
+        yaml12.load = counted
         for n in (args.gotchas // 4, args.gotchas):
             root = synthetic_kb(base, n)
+            in_yaml[0] = 0.0
             start = time.perf_counter()
             index = Index.open(root, rebuild=True)
             builds[n] = time.perf_counter() - start
+        yaml12.load = load
         profile = index.profile("paperspace")
         count = index.db.execute("SELECT count(*) FROM gotcha_fts").fetchone()[0]
         queries = [QUERY, "pkill over ssh returns 255", "NCCL timeout after the checkpoint", "磁盘满了 训练停了"]
@@ -277,7 +323,10 @@ def main() -> int:
         rows.append((f"diagnose ranking, {count} gotchas", f"{rank * 1000:.1f} ms", "< 20 ms"))
         small, big = builds[args.gotchas // 4], builds[args.gotchas]
         rows.append((f"cold index build, {count} gotchas", f"{big:.2f} s ({big / count * 1000:.2f} ms each)", "< 5 s"))
+        rows.append(("  of which parsing YAML (ruamel, pure Python)", f"{in_yaml[0]:.2f} s", "(bound)"))
         rows.append((f"  build {args.gotchas} ÷ build {args.gotchas // 4} (linear: 4)", f"{big / small:.2f}", "≈ 4"))
+        if args.profile:
+            print_profiles(base)
     finally:
         if proxy:
             proxy.close()
