@@ -171,32 +171,38 @@ sources:
 
 def imports(argv: list[str], top: int = 8, under: str | None = None) -> str:
     """The `top` slowest imports a command makes (cumulative ms, from python -X importtime): the
-    top-level ones, or those directly under the module `under`."""
+    top-level ones, or those made directly by the module `under`."""
     err = subprocess.run([PY, "-X", "importtime", *argv], capture_output=True, text=True).stderr
-    rows: list[tuple[float, str]] = []
+    entries = []  # (depth, ms, name), children before their parent as importtime prints them
     for line in err.splitlines():
-        if not line.startswith("import time:") or "cumulative" in line:
-            continue
-        _, cumulative, name = line.split("|")
-        depth = (len(name) - len(name.lstrip())) // 2
-        if under is not None and name.strip() == under and depth == 0:
-            break  # children are printed before their parent
-        if depth == (1 if under else 0):
-            rows.append((int(cumulative) / 1000, name.strip()))
-        if under is not None and depth == 0:
-            rows = []  # another top-level import ended: its children were not ours
+        if line.startswith("import time:") and "cumulative" not in line:
+            _, cumulative, name = line.split("|")
+            entries.append(((len(name) - len(name.lstrip())) // 2, int(cumulative) / 1000, name.strip()))
+    if under is None:
+        rows = [(ms, name) for depth, ms, name in entries if depth == 0]
+    else:
+        at = next(i for i, e in enumerate(entries) if e[2] == under)
+        rows = []
+        for depth, ms, name in reversed(entries[:at]):
+            if depth <= entries[at][0]:
+                break
+            if depth == entries[at][0] + 1:
+                rows.append((ms, name))
     rows.sort(reverse=True)
     total = sum(ms for ms, _ in rows)
     return "\n".join([f"    {ms:7.1f} ms  {name}" for ms, name in rows[:top]] + [f"    {total:7.1f} ms  in all"])
 
 
 def print_profiles(base: Path) -> None:
-    module = ["-m", "rgt"]
+    search = ["-m", "rgt", "search", "pkill over ssh returns 255"]
+    render = ["-m", "rgt", "render", "--platform", "vastai", "--job", str(REPO / "examples" / "job.yaml"), "--out"]
     print("\nWhere start-up goes (python -X importtime, cumulative):")
-    print("  rgt search:\n" + imports([*module, "search", "pkill over ssh returns 255"]))
-    print("  rgt render:\n" + imports([*module, "render", "--platform", "vastai", "--job", str(REPO / "examples" / "job.yaml"),
-                                       "--out", str(base / "render-profile")]))
-    print("  import paramiko, its children:\n" + imports(["-c", "import paramiko"], under="paramiko"))
+    print("  rgt search:\n" + imports(search))
+    print("  rgt search, under rgt.cli:\n" + imports(search, under="rgt.cli"))
+    print("  rgt render:\n" + imports([*render, str(base / "render-profile-1")]))
+    print("  rgt render, under rgt.render.spec (the job spec's models):\n"
+          + imports([*render, str(base / "render-profile-2")], under="rgt.render.spec"))
+    print("  import paramiko, under paramiko:\n" + imports(["-c", "import paramiko"], under="paramiko"))
     print()
 
 
