@@ -337,11 +337,10 @@ def test_proxycommand_tokens_are_expanded_once(capsys, sshd_server, tmp_path, mo
     assert r.json()["hosts"][0]["probes"] > 0
 
 
-def test_a_fleet_behind_one_login_node_is_not_refused_by_its_maxstartups(capsys, tmp_path):
-    """Twenty hosts behind one jump host: sshd refuses unauthenticated connections past
-    MaxStartups, so rgt keeps its handshakes with one jump host below it."""
-    from rgt.diagnose import transport
-
+@pytest.mark.parametrize("through", ["ProxyJump rgt-login", "ProxyCommand ssh -F {cfg} -o BatchMode=yes -W %h:%p rgt-login"])
+def test_a_fleet_behind_one_login_node_is_not_refused_by_its_maxstartups(capsys, tmp_path, through):
+    """Twenty hosts behind one login node: sshd refuses unauthenticated connections past
+    MaxStartups, so rgt keeps its handshakes with one login node below it."""
     # 10 is where sshd's default (10:30:100) starts dropping; here it is a hard limit, so no luck helps
     bastion = sshd.start(tmp_path / "bastion", extra_config="MaxStartups 10\n")
     boxes = sshd.start(tmp_path / "boxes", extra_config="MaxStartups 100\n")  # the fleet: its own limit is not tested
@@ -349,7 +348,7 @@ def test_a_fleet_behind_one_login_node_is_not_refused_by_its_maxstartups(capsys,
         names = " ".join(f"n{i}" for i in range(1, 21))
         cfg = tmp_path / "ssh_config_fleet"
         cfg.write_text(bastion.config.read_text().replace("Host rgt-box", "Host rgt-login") + "\n"
-                       + boxes.config.read_text().replace("Host rgt-box", f"Host {names}\n  ProxyJump rgt-login"))
+                       + boxes.config.read_text().replace("Host rgt-box", f"Host {names}\n  {through.format(cfg=cfg)}"))
         r = run(capsys, *QUERY, "--host", "n[1-20]", "--ssh-config", str(cfg), "--json")
         assert r.code == 0, r.err
         assert [h["error"] for h in r.json()["hosts"]] == [None] * 20

@@ -8,6 +8,7 @@
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import io
@@ -232,10 +233,10 @@ def _refuse_unknown_keys(where: str):
     return RefuseUnknownHostKey()
 
 
-# A fleet behind one login node opens one connection to it per host, all at once. sshd drops
-# connections that have not yet authenticated past MaxStartups (default 10:30:100: from 10 on,
-# 30 % at random), and frees a slot a moment after the client sees its login succeed: at most
-# this many handshakes with one jump host run at a time.
+# A fleet behind one login node (ProxyJump or ProxyCommand) opens one connection to it per host,
+# all at once. sshd drops connections that have not yet authenticated past MaxStartups (default
+# 10:30:100: from 10 on, 30 % at random), and frees a slot a moment after the client sees its
+# login succeed: at most this many handshakes with one login node run at a time.
 JUMP_HANDSHAKES = 6
 _gates: dict[str, threading.BoundedSemaphore] = {}
 _gates_lock = threading.Lock()
@@ -287,10 +288,11 @@ class SSHTransport:
                 client.load_host_keys(path)
         client.set_missing_host_key_policy(paramiko.AutoAddPolicy() if self.accept_new else _refuse_unknown_keys(where))
         try:
-            sock = via if via is not None else self._proxy_sock()
-            client.connect(t.hostname, port=t.port, username=t.user, key_filename=t.identity_files or None,
-                           timeout=self.connect_timeout, banner_timeout=self.connect_timeout,
-                           auth_timeout=self.connect_timeout, sock=sock, allow_agent=True, look_for_keys=True)
+            with self._proxy_command_gate() if via is None else contextlib.nullcontext():
+                sock = via if via is not None else self._proxy_sock()
+                client.connect(t.hostname, port=t.port, username=t.user, key_filename=t.identity_files or None,
+                               timeout=self.connect_timeout, banner_timeout=self.connect_timeout,
+                               auth_timeout=self.connect_timeout, sock=sock, allow_agent=True, look_for_keys=True)
         except BaseException as e:
             client.close()
             if isinstance(e, Exception) and not isinstance(e, RemoteError):
@@ -338,6 +340,15 @@ class SSHTransport:
         if isinstance(e, OSError):
             return RemoteError(f"cannot connect: {e.strerror or e}", where=where, hint="check the host name and your network")
         raise e
+
+    def _proxy_command_gate(self) -> contextlib.AbstractContextManager:
+        """A ProxyCommand (`ssh -W %h:%p login`) reaches every host behind it through the same
+        login node: its handshakes share one gate, keyed by the command with this host's name and
+        port put back as %h and %p. A jump host's own connection is gated in _through_jumps."""
+        t = self.target
+        if not t.proxy_command or t.proxy_command.lower() == "none":
+            return contextlib.nullcontext()
+        return _handshake_gate("proxy: " + t.proxy_command.replace(t.hostname, "%h").replace(str(t.port), "%p"))
 
     def _proxy_sock(self):
         t = self.target
@@ -401,7 +412,8 @@ class SSHTransport:
 
     def _open_channel(self):
         client = self._connect()
-        return client.exec_command("bash -s")
+        # the channel request waits no longer than the connection may (run() then sets the budget)
+        return client.exec_command("bash -s", timeout=self.connect_timeout)
 
     def run(self, script: str, timeout: float) -> CommandResult:
         where = self._where()
