@@ -30,6 +30,18 @@ class LazyGroup(click.Group):
         module = importlib.import_module(f"{__name__}.{MODULES[name]}")
         return next(c for c in module.COMMANDS if c.name == name)
 
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError as e:
+            # click answers a closed pipe with exit 1, rgt's "findings"; main() gives it the
+            # status the exit table names for an unwritable standard output
+            raise ClosedPipe() from e
+
+
+class ClosedPipe(Exception):
+    """Standard output's reader went away (`rgt … | head -1`)."""
+
 
 def commands() -> dict[str, click.Command]:
     """Every command, imported: for the docs and the tests that walk them all."""
@@ -71,6 +83,9 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         click.echo("rgt: interrupted", err=True)
         sys.exit(130)
+    except ClosedPipe as e:
+        _stdout_failed(e.__cause__)  # type: ignore[arg-type]  # quiet: the reader's choice
+        sys.exit(Exit.REMOTE)
     except OSError as e:
         if not _stdout_failed(e) or debug:
             raise _internal(e, debug) from e
