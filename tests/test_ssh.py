@@ -355,3 +355,32 @@ def test_a_fleet_behind_one_login_node_is_not_refused_by_its_maxstartups(capsys,
     finally:
         sshd.stop(bastion)
         sshd.stop(boxes)
+
+
+def test_no_more_boxes_are_reached_at_once_than_the_fan_out(capsys, sshd_server, tmp_path, monkeypatch):
+    """Connections start early, but a fleet of hundreds must not open hundreds of sockets and
+    threads at once: past FAN_OUT, a box is reached only as another finishes."""
+    from rgt.diagnose import targets
+
+    monkeypatch.setattr(targets, "FAN_OUT", 3)
+    cfg = config_with(sshd_server, tmp_path, **{"Host rgt-box": "Host " + " ".join(f"m{i}" for i in range(1, 10))})
+    before = set(sshd_server.session_pids())
+    peak, done = [0], threading.Event()
+
+    def watch():
+        while not done.is_set():
+            peak[0] = max(peak[0], len(set(sshd_server.session_pids()) - before))
+            time.sleep(0.005)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        r = run(capsys, *QUERY, "--host", "m[1-9]", "--ssh-config", str(cfg), "--json")
+    finally:
+        done.set()
+        watcher.join()
+    assert r.code == 0, r.err
+    assert len(r.json()["hosts"]) == 9
+    # sshd reaps a finished session a moment after the next one starts: allow two of those; all
+    # nine at once is what an uncapped start looks like
+    assert 2 <= peak[0] <= 5, peak[0]

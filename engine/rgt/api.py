@@ -216,8 +216,9 @@ def diagnose(index: Index, text: str, *, platform: str | None = None, variant: s
             raise UsageError(f"--log {path!r} is not a file path", hint="give one log file per --log")
     log_texts = [] if transports else [_log_tail(path) for path in logs]
     try:
-        # every box starts connecting now, and the diagnosis is imported and ranked while it does
-        for t in transports:
+        # the boxes start connecting now (as many as are probed at once; the rest as others finish),
+        # and the diagnosis is imported and ranked while they do
+        for t in transports[:targets.FAN_OUT]:
             t.start()
         from .diagnose.diagnosis import diagnose as run
         from .diagnose.run import Selector

@@ -28,7 +28,7 @@ from ..kb import index as kb_index
 from ..kb import schema
 from ..kb.index import Index
 from ..kb.model import Gotcha, Probe, Profile
-from . import batch, entities, parsers
+from . import batch, entities, parsers, targets
 from . import run as runs
 from .observation import Observation
 from .transport import Transport
@@ -52,7 +52,6 @@ UNKNOWN_PLATFORM_FACTOR = 0.8
 # clock their rules read, or a pasted log line that makes their `confirm` true.
 EVIDENCE_BONUS = 0.6
 CANDIDATES = 8
-FAN_OUT = 64  # hosts probed at once; past that, threads cost more than the waves they save
 PROBED_NEIGHBOURS = 20  # ranked gotchas whose probes join the batch, shown only if the box confirms them
 # What a log excerpt pasted into the text can show, read by the probe's own parser: these
 # observations when present. An excerpt never shows an absence, nor that the whole log was read.
@@ -263,7 +262,7 @@ def probe_hosts(transports: Sequence[Transport], probes: list[Probe], workdir: s
         return [one(transports[0])]
     # every host at once: waiting on the network, not the CPU, bounds a fan-out
     from concurrent.futures import ThreadPoolExecutor  # only a diagnose with a host needs threads
-    with ThreadPoolExecutor(max_workers=min(FAN_OUT, len(transports))) as pool:
+    with ThreadPoolExecutor(max_workers=min(targets.FAN_OUT, len(transports))) as pool:
         return list(pool.map(one, transports))
 
 

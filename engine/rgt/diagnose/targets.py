@@ -13,6 +13,8 @@ from ..errors import UsageError
 from . import hosts as hostlist
 from . import transport as tr
 
+FAN_OUT = 64  # boxes reached at once; past that, threads and sockets cost more than the waves they save
+
 
 def transports(hosts: Sequence[str] = (), hosts_file: str | None = None, local: bool = False,
                captures: Sequence[str] = (), *, accept_new_host_key: bool = False,
