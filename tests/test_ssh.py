@@ -2,11 +2,13 @@
 diagnose leaves the box as it found it."""
 from __future__ import annotations
 
+import contextlib
 import shutil
 import socket
 import subprocess
 import threading
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -144,6 +146,33 @@ def sessions_left_behind(server, before: set[int], grace: float = 5.0) -> set[in
         if not new or time.monotonic() > deadline:
             return new
         time.sleep(0.05)
+
+
+@dataclass
+class Sessions:
+    seen: set[int] = field(default_factory=set)  # every sshd session opened while watched
+    peak: int = 0                                # the most alive at once
+
+
+@contextlib.contextmanager
+def sessions_during(server, before: set[int]):
+    """The sshd sessions opened while the block runs, sampled every 5 ms."""
+    sessions, done = Sessions(), threading.Event()
+
+    def watch():
+        while not done.is_set():
+            now = set(server.session_pids()) - before
+            sessions.seen |= now
+            sessions.peak = max(sessions.peak, len(now))
+            time.sleep(0.005)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        yield sessions
+    finally:
+        done.set()
+        watcher.join()
 
 
 def _snapshot(home: Path) -> dict:
@@ -293,24 +322,11 @@ def _two_hop_config(server, tmp_path: Path, second_port: int) -> Path:
 def test_proxyjump_with_two_hops_goes_through_both(capsys, sshd_server, tmp_path):
     cfg = _two_hop_config(sshd_server, tmp_path, sshd_server.port)
     before = set(sshd_server.session_pids())
-    peak: set[int] = set()
-    done = threading.Event()
-
-    def watch():
-        while not done.is_set():
-            peak.update(set(sshd_server.session_pids()) - before)
-            time.sleep(0.02)
-
-    watcher = threading.Thread(target=watch)
-    watcher.start()
-    try:
+    with sessions_during(sshd_server, before) as sessions:
         r = run(capsys, *QUERY, "--host", "rgt-far", "--ssh-config", str(cfg), "--json")
-    finally:
-        done.set()
-        watcher.join()
     assert r.code == 0, r.err
     assert r.json()["hosts"][0]["probes"] > 0
-    assert len(peak) >= 3, f"expected connections to rgt-j1, rgt-j2 and rgt-far, saw {len(peak)}"
+    assert len(sessions.seen) >= 3, f"expected connections to rgt-j1, rgt-j2 and rgt-far, saw {len(sessions.seen)}"
     assert not sessions_left_behind(sshd_server, before), "a hop's session stayed open"
 
 
@@ -364,23 +380,10 @@ def test_no_more_boxes_are_reached_at_once_than_the_fan_out(capsys, sshd_server,
 
     monkeypatch.setattr(targets, "FAN_OUT", 3)
     cfg = config_with(sshd_server, tmp_path, **{"Host rgt-box": "Host " + " ".join(f"m{i}" for i in range(1, 10))})
-    before = set(sshd_server.session_pids())
-    peak, done = [0], threading.Event()
-
-    def watch():
-        while not done.is_set():
-            peak[0] = max(peak[0], len(set(sshd_server.session_pids()) - before))
-            time.sleep(0.005)
-
-    watcher = threading.Thread(target=watch)
-    watcher.start()
-    try:
+    with sessions_during(sshd_server, set(sshd_server.session_pids())) as sessions:
         r = run(capsys, *QUERY, "--host", "m[1-9]", "--ssh-config", str(cfg), "--json")
-    finally:
-        done.set()
-        watcher.join()
     assert r.code == 0, r.err
     assert len(r.json()["hosts"]) == 9
     # sshd reaps a finished session a moment after the next one starts: allow two of those; all
     # nine at once is what an uncapped start looks like
-    assert 2 <= peak[0] <= 5, peak[0]
+    assert 2 <= sessions.peak <= 5, sessions.peak
