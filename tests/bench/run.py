@@ -6,6 +6,7 @@ Rows (each the median of --runs samples, against a baseline taken in the same ru
 machine slows both sides alike):
   search     warm `rgt search` ÷ `python -c pass`                       target <= 4
   host       `rgt diagnose --host` ÷ `ssh host true`, loopback sshd      target <= 1.5
+  host, far  the same across the fleet's delayed link (context: the network, not start-up, dominates)
   channels   one channel per probe ÷ one batched channel                 target >= 5
   fleet      32 hosts ÷ 1 host, through a loopback proxy adding a fixed
              delay to every chunk each way (default 30 ms: >= 60 ms a round trip)   target <= 1.5
