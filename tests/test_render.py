@@ -168,6 +168,31 @@ def test_checkpoint_functions_run_on_their_own(tmp_path):
     assert "skipping incomplete checkpoint step_4.pt" in r.stderr and "skipping incomplete checkpoint step_3.pt" in r.stderr
 
 
+@pytest.mark.parametrize("names, newest", [
+    (["checkpoint-2", "checkpoint-3"], "checkpoint-3"),
+    (["step_9.pt", "step_10.pt"], "step_10.pt"),      # by number, not by glob order
+    (["step_10.pt", "step_9.pt"], "step_10.pt"),
+])
+def test_two_saves_in_one_clock_tick_resume_from_the_later_step(tmp_path, names, newest):
+    """File times tick coarsely (a few ms): two checkpoints saved within one tick carry the same
+    mtime, and the later step must still win, or a resume repeats steps and a copy-out ships the
+    older one. Seen as a flaky test on a fast machine."""
+    d = tmp_path / "ckpt"
+    d.mkdir()
+    for name in names:
+        f = d / name
+        f.mkdir() if name.startswith("checkpoint-") else f.write_text(name)
+        (d / f"{name}.complete").touch()
+        os.utime(f, ns=(10**18, 10**18))  # the same instant for both
+    pattern = "checkpoint-*" if names[0].startswith("checkpoint-") else "step_*.pt"
+    script = ('set -u; shopt -s nullglob; log() { printf "%s\\n" "$*"; }; source "$1"; CKPT_PATTERN="$3"; '
+              'CKPT_DIR="$2"; newest_complete')
+    r = subprocess.run(["bash", "-c", script, "bash", str(REPO / "templates" / "run_one" / "checkpoints.sh"), str(d),
+                        pattern], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == str(d / newest)
+
+
 def test_secret_values_never_reach_a_rendered_file(capsys, tmp_path, monkeypatch):
     value = "wandb-s3cr3t-0123456789abcdef"
     monkeypatch.setenv("WANDB_API_KEY", value)

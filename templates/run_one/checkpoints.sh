@@ -31,6 +31,13 @@ is_complete() {  # is_complete PATH: a sidecar says the atomic write finished, a
   [ -e "$1.complete" ]
 }
 
+later() {  # later A B: A was saved after B. File times tick coarsely (a few ms), so two saves
+  # in one tick tie; then the name decides, by number (checkpoint-10 after checkpoint-9)
+  [ "$1" -nt "$2" ] && return 0
+  [ "$2" -nt "$1" ] && return 1
+  [ "$1" != "$2" ] && [ "$(printf '%s\n%s\n' "${1##*/}" "${2##*/}" | sort -V | tail -n 1)" = "${1##*/}" ]
+}
+
 newest_complete() {  # print the newest complete checkpoint in CKPT_DIR; skip incomplete ones
   local f i best
   local -a cands=()
@@ -40,7 +47,7 @@ newest_complete() {  # print the newest complete checkpoint in CKPT_DIR; skip in
   while [ "${#cands[@]}" -gt 0 ]; do
     best=""
     for i in "${!cands[@]}"; do
-      if [ -z "$best" ] || [ "${cands[$i]}" -nt "${cands[$best]}" ]; then
+      if [ -z "$best" ] || later "${cands[$i]}" "${cands[$best]}"; then
         best=$i
       fi
     done
