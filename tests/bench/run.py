@@ -73,9 +73,9 @@ class DelayProxy:
     """A loopback TCP proxy that holds every chunk `delay` seconds before passing it on, in both
     directions: a far-away network with loopback's bandwidth. Chunks keep their order."""
 
-    def __init__(self, target_port: int, delay: float):
+    def __init__(self, target_port: int, delay: float, address: str = "127.0.0.1"):
         self.target, self.delay = target_port, delay
-        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.sock = socket.create_server((address, 0))
         self.port = self.sock.getsockname()[1]
         threading.Thread(target=self._accept, daemon=True).start()
 
@@ -225,7 +225,7 @@ def main() -> int:
     rows: list[tuple[str, str, str]] = []
     # 32 hosts here are one sshd: let it take them all at once (its default MaxStartups refuses past 10)
     server = sshd.start(base / "sshd", extra_config="MaxStartups 100\n")
-    proxy = None
+    proxies: list[DelayProxy] = []
     try:
         cfg = str(server.config)
         runs = args.runs
@@ -269,15 +269,16 @@ def main() -> int:
         one, channels = timed(batched, runs), timed(per_probe, runs)
         rows.append(("one channel per probe ÷ batched", f"{channels / one:.2f}", ">= 5"))
 
-        # fleet: 32 aliases of the same sshd, reached through the delaying proxy
-        proxy = DelayProxy(server.port, args.delay_ms / 1000)
-        names = " ".join(f"f{i}" for i in range(1, 33))
+        # fleet: 32 boxes at 32 loopback addresses (rgt paces handshakes per sshd address), each
+        # a delaying proxy in front of the same sshd
+        proxies = [DelayProxy(server.port, args.delay_ms / 1000, f"127.0.0.{i}") for i in range(1, 33)]
         far = base / "ssh_config_far"
         key = server.known_hosts.read_text().split(" ", 1)[1]
-        with open(server.known_hosts, "a") as fh:
-            fh.write(f"[127.0.0.1]:{proxy.port} {key}")
-        far.write_text(server.config.read_text().replace("Host rgt-box", f"Host {names}")
-                       .replace(f"Port {server.port}", f"Port {proxy.port}"))
+        box = server.config.read_text().split("\n", 1)[1].replace("HostName 127.0.0.1\n", "").replace(f"Port {server.port}\n", "")
+        with open(server.known_hosts, "a") as fh, open(far, "w") as cfg_out:
+            for i, proxy in enumerate(proxies, 1):
+                fh.write(f"[127.0.0.{i}]:{proxy.port} {key}")
+                cfg_out.write(f"Host f{i}\n  HostName 127.0.0.{i}\n  Port {proxy.port}\n{box}\n")
         fleet = [rgt, "diagnose", QUERY, "--platform", "paperspace", "--ssh-config", str(far), "--host"]
         quiet(*fleet, "f1", check=True)
         single = timed(lambda: quiet(*fleet, "f1", check=True), max(3, runs // 2))
@@ -339,7 +340,7 @@ def main() -> int:
         if args.profile:
             print_profiles(base)
     finally:
-        if proxy:
+        for proxy in proxies:
             proxy.close()
         sshd.stop(server)
         shutil.rmtree(base, ignore_errors=True)

@@ -36,11 +36,15 @@ class LazyGroup(click.Group):
         except BrokenPipeError as e:
             # click answers a closed pipe with exit 1, rgt's "findings"; main() gives it the
             # status the exit table names for an unwritable standard output
-            raise ClosedPipe() from e
+            raise ClosedPipe(e) from e
 
 
 class ClosedPipe(Exception):
-    """Standard output's reader went away (`rgt … | head -1`)."""
+    """A BrokenPipeError carried past click, which would exit 1 for it."""
+
+    def __init__(self, error: BrokenPipeError):
+        super().__init__(str(error))
+        self.error = error
 
 
 def commands() -> dict[str, click.Command]:
@@ -83,12 +87,10 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         click.echo("rgt: interrupted", err=True)
         sys.exit(130)
-    except ClosedPipe as e:
-        _stdout_failed(e.__cause__)  # type: ignore[arg-type]  # quiet: the reader's choice
-        sys.exit(Exit.REMOTE)
-    except OSError as e:
-        if not _stdout_failed(e) or debug:
-            raise _internal(e, debug) from e
+    except (ClosedPipe, OSError) as caught:
+        error = caught.error if isinstance(caught, ClosedPipe) else caught
+        if not _stdout_failed(error) or debug:  # a broken pipe to anything but standard output is a bug
+            raise _internal(error, debug) from error
         sys.exit(Exit.REMOTE)
     except Exception as e:  # whatever escaped is a bug in rgt: exit 4, one line
         raise _internal(e, debug) from e

@@ -171,7 +171,7 @@ def _ssh_config(config_path: str | None):
     if not named and not path.exists():
         return paramiko.SSHConfig()
     try:
-        return _parsed_config(path, path.read_text(encoding="utf-8"))
+        return _parsed_config(path.read_text(encoding="utf-8"))
     except OSError as e:
         raise UsageError(f"cannot read the ssh config {path}: {e.strerror}",
                          hint="pass an existing file to --ssh-config (or RGT_SSH_CONFIG)") from None
@@ -182,7 +182,7 @@ def _ssh_config(config_path: str | None):
 
 
 @functools.lru_cache(maxsize=8)
-def _parsed_config(path: Path, text: str):
+def _parsed_config(text: str):
     """Parsed once per text: a fleet of 32 aliases reads one config, not 32 (lookup only reads it)."""
     import paramiko
 
@@ -236,15 +236,15 @@ def _refuse_unknown_keys(where: str):
 # A fleet behind one login node (ProxyJump or ProxyCommand) opens one connection to it per host,
 # all at once. sshd drops connections that have not yet authenticated past MaxStartups (default
 # 10:30:100: from 10 on, 30 % at random), and frees a slot a moment after the client sees its
-# login succeed: at most this many handshakes with one login node run at a time.
-JUMP_HANDSHAKES = 6
+# login succeed: at most this many handshakes with one sshd run at a time.
+HANDSHAKES_PER_SSHD = 6
 _gates: dict[str, threading.BoundedSemaphore] = {}
 _gates_lock = threading.Lock()
 
 
-def _handshake_gate(where: str) -> threading.BoundedSemaphore:
+def _handshake_gate(key: str) -> threading.BoundedSemaphore:
     with _gates_lock:
-        return _gates.setdefault(where, threading.BoundedSemaphore(JUMP_HANDSHAKES))
+        return _gates.setdefault(key, threading.BoundedSemaphore(HANDSHAKES_PER_SSHD))
 
 
 def _quiet_paramiko() -> None:
@@ -288,7 +288,8 @@ class SSHTransport:
                 client.load_host_keys(path)
         client.set_missing_host_key_policy(paramiko.AutoAddPolicy() if self.accept_new else _refuse_unknown_keys(where))
         try:
-            with self._proxy_command_gate() if via is None else contextlib.nullcontext():
+            key = self._first_sshd() if via is None else None
+            with _handshake_gate(key) if key else contextlib.nullcontext():
                 sock = via if via is not None else self._proxy_sock()
                 client.connect(t.hostname, port=t.port, username=t.user, key_filename=t.identity_files or None,
                                timeout=self.connect_timeout, banner_timeout=self.connect_timeout,
@@ -341,14 +342,17 @@ class SSHTransport:
             return RemoteError(f"cannot connect: {e.strerror or e}", where=where, hint="check the host name and your network")
         raise e
 
-    def _proxy_command_gate(self) -> contextlib.AbstractContextManager:
-        """A ProxyCommand (`ssh -W %h:%p login`) reaches every host behind it through the same
-        login node: its handshakes share one gate, keyed by the command with this host's name and
-        port put back as %h and %p. A jump host's own connection is gated in _through_jumps."""
+    def _first_sshd(self) -> str | None:
+        """The sshd that counts this connection's handshake against its MaxStartups: the address
+        dialled, or the login node a ProxyCommand reaches (named by the command, with this host's
+        name and port put back as %h and %p, so every host behind it shares it). None through a
+        ProxyJump: the jump host's own connection is the one that sshd counts."""
         t = self.target
-        if not t.proxy_command or t.proxy_command.lower() == "none":
-            return contextlib.nullcontext()
-        return _handshake_gate("proxy: " + t.proxy_command.replace(t.hostname, "%h").replace(str(t.port), "%p"))
+        if t.proxy_command and t.proxy_command.lower() != "none":
+            return "proxy: " + t.proxy_command.replace(t.hostname, "%h").replace(str(t.port), "%p")
+        if t.proxy_jump and t.proxy_jump.lower() != "none":
+            return None
+        return f"{t.hostname}:{t.port}"
 
     def _proxy_sock(self):
         t = self.target
@@ -369,11 +373,7 @@ class SSHTransport:
         sock = None
         for jump, dest in zip(jumps, onward, strict=True):
             try:
-                if sock is None:  # the first hop is shared by every host behind it
-                    with _handshake_gate(jump._where()):
-                        client = jump._connect()
-                else:
-                    client = jump._connect(via=sock)
+                client = jump._connect(via=sock)
             finally:
                 self._clients.extend(jump._clients)
                 jump._clients.clear()
