@@ -237,5 +237,10 @@ def test_last_progress_and_newest_complete_checkpoint():
                {"name": "s1.pt.complete", "mtime": 51, "size": 0, "line": "c"}]
     assert newest_checkpoint(entries, 100)["name"] == "s1.pt"
     assert newest_checkpoint(entries, 100)["age_s"] == 50
+    # two saves in one second: the later step, as run_one.sh resumes from it (checkpoints.sh `later`)
+    same = [{"name": n, "mtime": 70, "size": 1, "line": n} for n in ("step_10.pt", "step_9.pt", "step_9.pt.complete",
+                                                                       "step_10.pt.complete")]
+    assert newest_checkpoint(same, 100)["name"] == "step_10.pt"
+    assert newest_checkpoint(list(reversed(same)), 100)["name"] == "step_10.pt"
     clock = danger_clock({"auto_shutdown_h": 6, "session_cap_h": 12}, 3.5)
     assert clock["name"] == "auto_shutdown_h" and clock["text"] == "auto-shutdown in 2 h 30 min"

@@ -59,14 +59,20 @@ _SIDECARS = (".complete", ".sha256")
 
 def newest_checkpoint(entries: list[dict], now: int) -> dict[str, Any] | None:
     """The newest checkpoint whose `.complete` or `.sha256` sidecar exists (run_one.sh's rule: a
-    sidecar is written only after the atomic rename), with its age on the box's clock."""
+    sidecar is written only after the atomic rename; a tie on mtime goes to the later step), with
+    its age on the box's clock."""
     names = {e["name"] for e in entries}
     complete = [e for e in entries if not e["name"].endswith(_SIDECARS) and not e["name"].endswith(".tmp")
                 and any(e["name"] + s in names for s in _SIDECARS)]
     if not complete:
         return None
-    best = max(complete, key=lambda e: e["mtime"])
+    best = max(complete, key=lambda e: (e["mtime"], _by_number(e["name"])))
     return {"name": best["name"], "age_s": max(0, now - best["mtime"]), "bytes": best["size"], "line": best["line"]}
+
+
+def _by_number(name: str) -> list:
+    """A name as `sort -V` orders it (step_10 after step_9): how run_one.sh breaks an mtime tie."""
+    return [(0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.split(r"(\d+)", name)]
 
 
 def danger_clock(facts: dict[str, Any], box_age_h: float | None) -> dict[str, Any] | None:
