@@ -50,11 +50,15 @@ def _fake(start: str, save: str, finish: str = "") -> str:
     return _FAKE.replace("@START@", start).replace("@SAVE@", save).replace("@FINISH@", finish)
 
 
-# One file per step: tmp, then rename, then the .sha256 sidecar; a best.pth at the end.
+# One file per step: tmp, then rename, then the .sha256 sidecar, itself renamed into place: the
+# tests take a sidecar's existence as "this step is saved", so it must never be seen half-written
+# (run_one skips a half-written one, and a test that killed the run then would expect the step
+# before). A best.pth at the end.
 FAKE_TRAIN = _fake('head -n 1 "$RGT_RESUME"', r"""
   printf '%s\n%s\n' "$s" "payload for step $s of cell ${RGT_CELL}" >"$out/step_$s.pt.tmp"
   mv "$out/step_$s.pt.tmp" "$out/step_$s.pt"
-  sha256sum "$out/step_$s.pt" >"$out/step_$s.pt.sha256"
+  sha256sum "$out/step_$s.pt" >"$out/step_$s.pt.sha256.tmp"
+  mv "$out/step_$s.pt.sha256.tmp" "$out/step_$s.pt.sha256"
 """.strip("\n"), r"""
 printf 'final\n' >"$out/best.pth"
 """.strip("\n"))
@@ -70,7 +74,8 @@ FAKE_TRAIN_DIRS = _fake('cat "$RGT_RESUME/trainer_state.txt"', r"""
   echo "$s" >"$tmp/trainer_state.txt"
   mv "$tmp" "$out/checkpoint-$s"
   if [ "${SIDECAR:-}" = sha256 ]; then
-    (cd "$out/checkpoint-$s" && sha256sum model.safetensors sub/optimizer.pt trainer_state.txt) >"$out/checkpoint-$s.sha256"
+    (cd "$out/checkpoint-$s" && sha256sum model.safetensors sub/optimizer.pt trainer_state.txt) >"$out/checkpoint-$s.sha256.tmp"
+    mv "$out/checkpoint-$s.sha256.tmp" "$out/checkpoint-$s.sha256"
   else
     : >"$out/checkpoint-$s.complete"
   fi
