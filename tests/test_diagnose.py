@@ -271,3 +271,25 @@ def test_torch_is_imported_on_the_box_only_for_a_candidate_that_needs_it(capsys,
             "--local", "--json")
     assert r.code == 0, r.err
     assert "import torch" in calls.read_text()
+
+
+def test_the_precision_the_user_names_rules_out_the_other_precisions_causes(capsys):
+    """"with bf16": fp16's overflow cannot be it, and the answer says which words decided that;
+    a text naming both precisions rules nothing out."""
+    data = run(capsys, "diagnose", "loss became nan after 2000 steps with bf16", "--json").json()
+    verdicts = {c["id"]: c for c in data["candidates"]}
+    assert verdicts["PREC1"]["verdict"] == "ruled_out"
+    assert verdicts["PREC1"]["evidence"] == [{"probe": "query", "line": "said_precision = bf16"}]
+    assert data["candidates"][0]["verdict"] == "possible"
+    assert data["candidates"][0]["id"] not in ("PREC1", "PREC10", "PREC15", "PREC19")
+    both = run(capsys, "diagnose", "training works in fp32 but loss is nan in fp16", "--json").json()
+    assert both["candidates"][0]["id"] == "PREC1" and both["candidates"][0]["verdict"] == "possible"
+    assert not [c for c in both["candidates"] if c["verdict"] == "ruled_out"]
+
+
+def test_a_denied_cuda_oom_rules_out_the_vram_oom(capsys):
+    said = run(capsys, "diagnose", "training killed, exit 137, with a CUDA out of memory error", "--json").json()
+    denied = run(capsys, "diagnose", "training killed, exit 137, no CUDA out of memory error", "--json").json()
+    assert {c["id"]: c["verdict"] for c in said["candidates"]}.get("U10") == "possible"
+    assert {c["id"]: c["verdict"] for c in denied["candidates"]}.get("U10") in ("ruled_out", None)
+    assert "said_cuda_oom" not in denied["entities"]

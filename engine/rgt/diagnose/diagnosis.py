@@ -473,6 +473,7 @@ _SAID_ASK = {
     "said_cuda_oom": "paste the error line",
     "said_killed": "say whether the run printed 'Killed'",
     "said_disk_pct": "give the disk use df printed",
+    "said_precision": "say which precision the run trains in: fp16, bf16 or fp32",
     "said_hours_near_clock": "say how long the run had been going when it stopped",
 }
 

@@ -24,6 +24,21 @@ _MULTI_NODE = re.compile(r"\b(?:\d+|two|three|four|eight|several|multiple)[- ]?(
                          r"\bmulti[- ]?node\b|\bacross (?:nodes|machines)\b|\binter-?node\b|"
                          r"多机|多节点|跨节点|跨机|[两三四八]台(?:机器|服务器)|[两三四八]个节点", re.I)
 _CUDA_OOM = re.compile(r"cuda out of memory|cuda oom|outofmemoryerror|显存不足|显存爆|显存溢出", re.I)
+# The precision the run trains in, as configs and users write it. `float16` must not match inside
+# `bfloat16`; "amp" and "mixed precision" name no precision (autocast may mean either).
+_PRECISIONS = {
+    "fp16": re.compile(r"\bfp16\b|(?<![a-z])float16\b|\bhalf[- ]precision\b|\b16-mixed\b|\bbf16=false|半精度", re.I),
+    "bf16": re.compile(r"\bbf16\b|\bbfloat16\b|\bbf16-mixed\b", re.I),
+    "fp32": re.compile(r"\bfp32\b|(?<![a-z])float32\b|\bfull[- ]precision\b|\b32-true\b|单精度|全精度", re.I),
+}
+# A mention the user denies ("no CUDA OOM message", "not using fp16", "没有被kill") is not said: an
+# English negation up to three words before it, or a Chinese one right before it, in the same
+# clause. Hedges ("not sure why it was killed") deny nothing.
+_NEGATION = re.compile(r"(?:\b(?:no|not|without|never|nor)\b|n't\b)(?:\s+[\w.-]+){0,3}\s*$"
+                       r"|(?:没有|没|并非|不是)(?:被|报|出现|遇到|发生)?\s*$", re.I)
+_HEDGE = re.compile(r"\b(?:not sure|no idea|no clue|not clear|not certain|(?:do|did)n'?t know)\b", re.I)
+_CLAUSE = re.compile(r"[,.;:!?()\n，。；：！？]|\b(?:but|and|or|then|yet|so|however|because|since|when|while|"
+                     r"after|before|until|which|that)\b|但是|但|然后|而且|因为|结果", re.I)
 
 # Words a user's entity implies, added to the search so the right gotchas surface.
 EXPANSIONS = {
@@ -72,6 +87,23 @@ def _hours(text: str) -> float | None:
     return next((float(h) for phrase, h in _PHRASES.items() if phrase in lowered), None)
 
 
+def _said(pattern: re.Pattern, text: str) -> bool:
+    """The text names it at least once without denying it."""
+    return any(not _denied(text[:m.start()]) for m in pattern.finditer(text))
+
+
+def _denied(before: str) -> bool:
+    clause = _HEDGE.sub(" ", _CLAUSE.split(before)[-1])  # only the clause the mention is in
+    return bool(_NEGATION.search(clause))
+
+
+def _precision(text: str) -> str | None:
+    """fp16, bf16 or fp32 when the text names exactly one (undenied); "fp32 works, fp16 gives nan"
+    names two and says nothing about which one failed."""
+    named = [name for name, pattern in _PRECISIONS.items() if _said(pattern, text)]
+    return named[0] if len(named) == 1 else None
+
+
 def extract(text: str) -> dict[str, Any]:
     found: dict[str, Any] = {name: None for name in
                              ("said_hours", "said_exit_code", "said_xid", "said_disk_pct")}
@@ -85,10 +117,11 @@ def extract(text: str) -> dict[str, Any]:
         found["said_xid"] = int(m.group(1))
     if m := _DISK_PCT.search(text):
         found["said_disk_pct"] = int(m.group(1) or m.group(2))
-    found["said_killed"] = bool(_KILLED.search(text)) or found["said_exit_code"] in (137, -9)
-    found["said_no_space"] = bool(_NO_SPACE.search(text))
-    found["said_cuda_oom"] = bool(_CUDA_OOM.search(text))
-    found["said_multinode"] = bool(_MULTI_NODE.search(text))
+    found["said_killed"] = _said(_KILLED, text) or found["said_exit_code"] in (137, -9)
+    found["said_no_space"] = _said(_NO_SPACE, text)
+    found["said_cuda_oom"] = _said(_CUDA_OOM, text)
+    found["said_multinode"] = _said(_MULTI_NODE, text)
+    found["said_precision"] = _precision(text)
     return found
 
 

@@ -342,5 +342,6 @@ ENTITIES: dict[str, str] = {
     "said_disk_pct": "a disk usage percentage the user quoted (\"df -h 34%\")",
     "said_cuda_oom": "the user saw `CUDA out of memory`",
     "said_multinode": "the job spans several nodes (\"2-node\", \"multi-node\", \"多机\")",
+    "said_precision": "the one training precision the user named: `fp16`, `bf16` or `fp32` (\"loss nan with bf16\")",
     "said_hours_near_clock": "said_hours lies within 10 % of one of the platform's clocks",
 }
