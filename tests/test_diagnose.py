@@ -293,3 +293,14 @@ def test_a_denied_cuda_oom_rules_out_the_vram_oom(capsys):
     assert {c["id"]: c["verdict"] for c in said["candidates"]}.get("U10") == "possible"
     assert {c["id"]: c["verdict"] for c in denied["candidates"]}.get("U10") in ("ruled_out", None)
     assert "said_cuda_oom" not in denied["entities"]
+
+
+def test_an_illegal_memory_access_is_named_and_the_pasted_xid_lines_are_its_readings(capsys):
+    """A real kernel log (Xid 13, 109, 31 from a pt_main_thread) pasted under the error: U46 leads,
+    stays possible (an Xid 31 does not prove whose bug it was), and quotes the first Xid line."""
+    log = (PROBES / "kernel_log--xid13-109-31_dmesg-ctime.out").read_text()
+    r = run(capsys, "diagnose", "RuntimeError: CUDA error: an illegal memory access was encountered\n" + log, "--json")
+    top = r.json()["candidates"][0]
+    assert top["id"] == "U46" and top["verdict"] == "possible"
+    first_xid = next(line for line in log.splitlines() if "NVRM: Xid" in line)
+    assert {"probe": "kernel_log", "line": first_xid, "host": "your text"} in top["evidence"]
