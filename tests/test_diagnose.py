@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-
 from helpers import run
 
 PROBES = Path(__file__).parent / "fixtures" / "probes"
@@ -40,7 +39,7 @@ def test_an_oom_line_confirms_oom_and_rules_out_the_clock_quoting_the_line(capsy
     assert r.code == 0, r.err
     by_id = {c["id"]: c for c in r.json()["candidates"]}
     assert by_id["PS2"]["verdict"] == "ruled_out"
-    oom_line = next(l for l in oom.splitlines() if "Killed process" in l)
+    oom_line = next(line for line in oom.splitlines() if "Killed process" in line)
     assert any(e["line"] == oom_line for e in by_id["PS2"]["evidence"])
     confirmed = [c for c in r.json()["candidates"] if c["verdict"] == "confirmed"]
     assert [c["id"] for c in confirmed] == ["U3"], "a python OOM kill proves the vanished process, nothing more"
@@ -118,7 +117,7 @@ def test_a_pasted_kernel_log_confirms_from_its_own_lines(capsys):
     assert r.code == 0, r.err
     top = r.json()["candidates"][0]
     assert top["verdict"] == "confirmed" and top["id"] == "U3", top["id"]
-    oom_line = next(l for l in log.splitlines() if "Killed process" in l)
+    oom_line = next(line for line in log.splitlines() if "Killed process" in line)
     assert {"probe": "kernel_log", "line": oom_line, "host": "your text"} in top["evidence"]
 
 
@@ -130,7 +129,7 @@ def test_an_oom_line_of_another_program_proves_no_cause(capsys):
     assert r.code == 0, r.err
     by_id = {c["id"]: c for c in r.json()["candidates"]}
     assert all(c["verdict"] != "confirmed" for c in by_id.values())
-    oom_line = next(l for l in log.splitlines() if "Out of memory: Killed process" in l)
+    oom_line = next(line for line in log.splitlines() if "Out of memory: Killed process" in line)
     assert any(e["line"] == oom_line for e in by_id["U9"]["evidence"])
     assert by_id["U9"]["missing"], "a possible candidate says what would decide it"
 

@@ -147,3 +147,29 @@ def test_log_as_a_local_file_and_a_missing_one(capsys, tmp_path):
     missing = run(capsys, "diagnose", "the run crashed", "--log", str(tmp_path / "nope.log"))
     assert missing.code == 2 and missing.out == "" and len(missing.err.strip().splitlines()) == 1
     assert "nope.log: cannot read the log" in missing.err
+
+
+@pytest.mark.parametrize("log", [PROBES / "py_traceback--weights-only-load-failed_this-machine.out",
+                                 LOGS / "target--this-machine.log"], ids=lambda p: p.stem)
+def test_a_log_lifts_only_the_gotchas_it_can_still_decide(log):
+    """A log beside vague words lifts the gotcha its lines confirm, and those whose rules it has not
+    answered yet; a gotcha that reads exception_message and finds another error there keeps the
+    score the words gave it."""
+    from rgt import api, rules
+    from rgt.diagnose import parsers
+    from rgt.diagnose.diagnosis import LOG_PARSERS
+
+    def scores(*extra: str) -> dict[str, float]:
+        done = subprocess.run([str(RGT), "diagnose", "training crashed", "--json", "--limit", "40", *extra],
+                              capture_output=True, text=True, check=True)
+        return {c["id"]: c["score"] for c in json.loads(done.stdout)["candidates"] if c["verdict"] != "confirmed"}
+
+    words, with_log = scores(), scores("--log", str(log))
+    text = log.read_text(encoding="utf-8")
+    seen = {name: obs.value for p in LOG_PARSERS for name, obs in parsers.get(p).parse(text).items()
+            if obs.value is not None}
+    index = api.open_index()
+    answered_no = [gid for gid in with_log if rules.evaluate(index.gotcha(gid).confirm, seen) is False]
+    assert answered_no, "the log answers some gotchas' rules with no"
+    lifted = [gid for gid in answered_no if with_log[gid] > words.get(gid, 0.0)]
+    assert not lifted, lifted

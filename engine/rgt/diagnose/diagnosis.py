@@ -195,10 +195,13 @@ def rank(index: Index, text: str, profile: Profile | None, said: dict[str, Any],
             continue  # another platform's rule proves nothing here, so it earns no bonus
         read = rules.names_read(r.gotcha.confirm, r.gotcha.rule_out) | set(r.gotcha.readings)
         clock = said.get("said_hours_near_clock") and "said_hours_near_clock" in read
-        if clock or rules.evaluate(r.gotcha.confirm, told):  # their duration is its clock, or proves it
+        holds = rules.evaluate(r.gotcha.confirm, told)
+        if clock or holds:  # their duration is its clock, or proves it
             r.score += EVIDENCE_BONUS * top
             r.fits = True
-        elif read & shown.keys():  # the pasted log holds what its rules examine: worth deciding
+        elif holds is None and read & shown.keys():
+            # the pasted log holds what its rules examine and has not already answered them: a
+            # traceback of one error does not make every gotcha that reads exception_message fit
             r.score += EVIDENCE_BONUS / 2 * top
             r.fits = True
     return sorted(scored, key=lambda r: -r.score)
