@@ -50,7 +50,7 @@ def _human(r: dict) -> None:
     if s["reversible_stop"]["verb"] != s["verb"]:  # the stop that keeps the data is another verb
         click.echo(f"Keeping the data: {s['reversible_stop']['says']}")
     b = r["billing"]
-    line = f"While stopped: {b['says']}"
+    line = b["says"][:1].upper() + b["says"][1:]  # "After `destroy` these still bill: volume"
     if b["stopped_per_day"] is not None:
         line += f"; storage ≈ {b['stopped_per_day']:g} {b['currency']}/day for {b['disk_gb']:g} GB"
     click.echo(line)
