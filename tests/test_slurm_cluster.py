@@ -186,6 +186,49 @@ def test_the_sacct_probe_reads_this_cluster_s_accounting(slurm_cluster, tmp_path
     assert seen["slurm_last_nodes"] == seen["slurm_host"] == slurm_cluster.node
 
 
-def submit_wrap(cluster, root: Path, command: str) -> str:
-    r = cluster.run("sbatch", "--parsable", f"--chdir={root}", "--wrap", command)
+def submit_wrap(cluster, root: Path, command: str, *options: str) -> str:
+    r = cluster.run("sbatch", "--parsable", f"--chdir={root}", *options, "--wrap", command)
     return r.stdout.strip().split(";")[0]
+
+
+def test_a_job_that_can_never_start_is_confirmed_pending_and_one_that_waits_is_not(slurm_cluster, tmp_path):
+    """The squeue probe through `rgt diagnose --local` on a login node of this cluster: a job asking
+    for more time than the partition allows confirms SLURM11 with its own squeue row as evidence;
+    with only a job waiting for the busy node, SLURM11 stays possible; with nothing pending, it is
+    ruled out."""
+    import json
+    import os
+    import sys
+    rgt = Path(sys.executable).parent / "rgt"
+    env = {**os.environ, **slurm_cluster.env}
+
+    def slurm11() -> dict:
+        done = subprocess.run([str(rgt), "diagnose", "my job is stuck pending and never starts", "--platform", "slurm",
+                               "--local", "--json"], capture_output=True, text=True, env=env, timeout=120)
+        assert done.returncode in (0, 1), done.stderr
+        return {c["id"]: c for c in json.loads(done.stdout)["candidates"]}["SLURM11"]
+
+    cpus = re.search(r"CPUTot=(\d+)", slurm_cluster.run("scontrol", "show", "node", slurm_cluster.node).stdout).group(1)
+    jobs = []
+    try:
+        assert slurm11()["verdict"] == "ruled_out"
+        jobs.append(submit_wrap(slurm_cluster, tmp_path, "sleep 120", f"-c{cpus}", "--time=5"))
+        jobs.append(submit_wrap(slurm_cluster, tmp_path, "sleep 1", f"-c{cpus}", "--time=5"))
+        follow(slurm_cluster, jobs[0], timeout=30, until=("RUNNING",))
+        boxkit.wait_for(lambda: slurm_cluster.job_field(jobs[1], "Reason") == "Resources", timeout=30,
+                        what="the second job to wait for the node")
+        waiting = slurm11()
+        assert waiting["verdict"] == "possible", waiting
+        slurm_cluster.run("scontrol", "update", "PartitionName=debug", "MaxTime=00:10:00")
+        jobs.append(submit_wrap(slurm_cluster, tmp_path, "sleep 1", "--time=01:00:00"))
+        # a new job's Reason is None until the scheduler's next pass looks at it
+        boxkit.wait_for(lambda: slurm_cluster.job_field(jobs[2], "Reason") == "PartitionTimeLimit", timeout=30,
+                        what="the scheduler to give the job its Reason")
+        stuck = slurm11()
+        assert stuck["verdict"] == "confirmed", stuck
+        assert any(e["line"].startswith(f"{jobs[2]}|") and e["line"].endswith("|PartitionTimeLimit")
+                   for e in stuck["evidence"]), stuck["evidence"]
+    finally:
+        slurm_cluster.run("scontrol", "update", "PartitionName=debug", "MaxTime=INFINITE", check=False)
+        for job in jobs:
+            slurm_cluster.run("scancel", job, check=False)

@@ -27,6 +27,7 @@ _MODULES = {
     "code_age": "code_age",
     "torch_cuda": "torch_cuda",
     "sacct": "sacct",
+    "squeue": "squeue",
     "k8s_pods": "k8s_pods",
     "cpu_quota": "cpu_quota",
     "fabricmanager": "fabricmanager",
