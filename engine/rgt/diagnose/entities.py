@@ -27,7 +27,7 @@ _CUDA_OOM = re.compile(r"cuda out of memory|cuda oom|outofmemoryerror|显存不�
 # The precision the run trains in, as configs and users write it. `float16` must not match inside
 # `bfloat16`; "amp" and "mixed precision" name no precision (autocast may mean either).
 _PRECISIONS = {
-    "fp16": re.compile(r"\bfp16\b|(?<![a-z])float16\b|\bhalf[- ]precision\b|\b16-mixed\b|\bbf16=false|半精度", re.I),
+    "fp16": re.compile(r"\bfp16\b|(?<![a-z])float16\b|\bhalf[- ]precision\b|\b16-mixed\b|半精度", re.I),
     "bf16": re.compile(r"\bbf16\b|\bbfloat16\b|\bbf16-mixed\b", re.I),
     "fp32": re.compile(r"\bfp32\b|(?<![a-z])float32\b|\bfull[- ]precision\b|\b32-true\b|单精度|全精度", re.I),
 }
