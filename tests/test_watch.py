@@ -17,7 +17,8 @@ from helpers import run
 
 RGT = str(Path(sys.executable).parent / "rgt")
 
-# Writes `step N loss X` and a checkpoint with its sha256 sidecar every 0.2 s. A `pause` file
+# Writes `step N loss X` and a checkpoint with its sha256 sidecar every 0.2 s (no sidecar when
+# started with `bare`, as a training script of one's own saves). A `pause` file
 # makes it fall silent while alive; a `finish` file makes it end as run_one.sh does on success:
 # the DURABLE OK line in the log, state/CELL.done beside it, exit 0.
 TRAINER = """\
@@ -41,6 +42,8 @@ while True:
             with open(path + ".tmp", "wb") as f:
                 f.write(b"w" * 64)
             os.rename(path + ".tmp", path)
+            if sys.argv[2:] == ["bare"]:
+                continue
             with open(path + ".sha256", "w") as f:
                 f.write(hashlib.sha256(b"w" * 64).hexdigest() + "  step_" + str(step) + ".pt\\n")
     time.sleep(0.2)
@@ -52,16 +55,16 @@ def trainer(tmp_path):
     """Start one fake trainer (in a session of its own, as nohup would) and return (process, root)."""
     procs = []
 
-    def start(name: str = "trainer_watch.py"):
+    def start(name: str = "trainer_watch.py", *args: str):
         root = tmp_path / f"run{len(procs)}"
         for d in ("logs", "ckpt", "state"):
             (root / d).mkdir(parents=True)
         script = root / name
         script.write_text(TRAINER)
-        p = subprocess.Popen([sys.executable, str(script), str(root)], start_new_session=True,
+        p = subprocess.Popen([sys.executable, str(script), str(root), *args], start_new_session=True,
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         procs.append(p)
-        _until(lambda: (root / "logs" / "a.log").exists() and list((root / "ckpt").glob("*.sha256")))
+        _until(lambda: (root / "logs" / "a.log").exists() and list((root / "ckpt").glob("*.pt")))
         return p, root
     yield start
     for p in procs:
@@ -111,6 +114,26 @@ def test_running_then_stalled_then_finished(sshd_server, trainer):
     assert (rc, h["state"]) == (0, "finished"), h
     assert h["exit_code"] == 0 and h["durable_verified"] is True
     assert any("DURABLE OK" in e["line"] or "a.done" in e["line"] or "/durable/a" in e["line"] for e in h["evidence"])
+
+
+def test_a_run_that_writes_no_sidecars_shows_its_newest_checkpoint_and_is_not_stalled(sshd_server, trainer):
+    """A training script of one's own saves step_N.pt with no sidecar: watch names the newest file,
+    marked incomplete, and times staleness from it instead of calling a saving run stalled."""
+    proc, root = trainer("trainer_watch.py", "bare")
+    time.sleep(3)  # longer than the stale threshold below: the run has saved several times since it began
+    done = subprocess.run(_watch(sshd_server, root, "--json", "--checkpoint-stale", "2"), capture_output=True,
+                          text=True, timeout=60)
+    h = json.loads(done.stdout)["hosts"][0]
+    assert (done.returncode, h["state"]) == (0, "running"), h
+    assert h["checkpoint"]["name"].startswith("step_") and h["checkpoint"]["complete"] is False, h["checkpoint"]
+    newest = max(root.joinpath("ckpt").glob("step_*.pt"), key=lambda q: int(q.stem[5:]))
+    assert int(h["checkpoint"]["name"][5:-3]) >= int(newest.stem[5:]) - 10  # the newest, give or take one check
+    (root / "pause").touch()
+    time.sleep(3)
+    done = subprocess.run(_watch(sshd_server, root, "--json", "--checkpoint-stale", "2"), capture_output=True,
+                          text=True, timeout=60)
+    h = json.loads(done.stdout)["hosts"][0]
+    assert h["state"] == "stalled" and any(r.startswith("no new checkpoint for") for r in h["reasons"]), h
 
 
 def test_killed_is_dead_with_evidence_and_the_diagnose_to_run(sshd_server, trainer):
@@ -237,6 +260,12 @@ def test_last_progress_and_newest_complete_checkpoint():
                {"name": "s1.pt.complete", "mtime": 51, "size": 0, "line": "c"}]
     assert newest_checkpoint(entries, 100)["name"] == "s1.pt"
     assert newest_checkpoint(entries, 100)["age_s"] == 50
+    assert newest_checkpoint(entries, 100)["complete"] is True
+    # no sidecars anywhere: the newest saved file, marked incomplete; temp files never count
+    bare = [{"name": "s1.pt", "mtime": 50, "size": 1, "line": "a"}, {"name": "s3.pt.tmp", "mtime": 95, "size": 1, "line": "t"},
+            {"name": "s2.pt", "mtime": 90, "size": 1, "line": "b"}]
+    assert newest_checkpoint(bare, 100) == {"name": "s2.pt", "age_s": 10, "bytes": 1, "line": "b", "complete": False}
+    assert newest_checkpoint([bare[1]], 100) is None
     # two saves in one second: the later step, as run_one.sh resumes from it (checkpoints.sh `later`)
     same = [{"name": n, "mtime": 70, "size": 1, "line": n} for n in ("step_10.pt", "step_9.pt", "step_9.pt.complete",
                                                                        "step_10.pt.complete")]

@@ -31,7 +31,7 @@ _FAILED_EXIT = re.compile(r"\bexit=(\d+)\b")
 @dataclass(frozen=True)
 class Thresholds:
     log_silent_s: float = 900.0        # a training log that says nothing for 15 min is stuck
-    checkpoint_stale_s: float = 3 * 3600.0  # no new complete checkpoint for 3 h
+    checkpoint_stale_s: float = 3 * 3600.0  # no new checkpoint for 3 h
     gpu_idle_pct: int = 0              # the busiest GPU at or under this is idle
 
 
@@ -55,19 +55,24 @@ def last_progress(lines: Sequence[str]) -> dict[str, Any] | None:
 
 
 _SIDECARS = (".complete", ".sha256")
+_TEMP = (".tmp", ".rgt-tmp")
 
 
 def newest_checkpoint(entries: list[dict], now: int) -> dict[str, Any] | None:
     """The newest checkpoint whose `.complete` or `.sha256` sidecar exists (run_one.sh's rule: a
     sidecar is written only after the atomic rename; a tie on mtime goes to the later step), with
-    its age on the box's clock."""
+    its age on the box's clock. A run that writes no sidecars at all (a training script of its
+    own) still shows its newest file, marked `complete: False`, so a run that saves every few
+    minutes is not called stalled for want of a sidecar."""
     names = {e["name"] for e in entries}
-    complete = [e for e in entries if not e["name"].endswith(_SIDECARS) and not e["name"].endswith(".tmp")
-                and any(e["name"] + s in names for s in _SIDECARS)]
-    if not complete:
+    saved = [e for e in entries if not e["name"].endswith(_SIDECARS + _TEMP) and not e["name"].startswith("MANIFEST.")]
+    complete = [e for e in saved if any(e["name"] + s in names for s in _SIDECARS)]
+    pool = complete or saved
+    if not pool:
         return None
-    best = max(complete, key=lambda e: (e["mtime"], _by_number(e["name"])))
-    return {"name": best["name"], "age_s": max(0, now - best["mtime"]), "bytes": best["size"], "line": best["line"]}
+    best = max(pool, key=lambda e: (e["mtime"], _by_number(e["name"])))
+    return {"name": best["name"], "age_s": max(0, now - best["mtime"]), "bytes": best["size"], "line": best["line"],
+            "complete": bool(complete)}
 
 
 def _by_number(name: str) -> list:
@@ -160,7 +165,7 @@ def classify(host, sel: runs.Selector, limits: Thresholds, *, log: str | None, c
             ck = out["checkpoint"]
             age = ck["age_s"] if ck else out["elapsed_s"]
             if age is not None and age > limits.checkpoint_stale_s:
-                stalls.append(("no new checkpoint for " if ck else "no complete checkpoint in ")
+                stalls.append(("no new checkpoint for " if ck else "no checkpoint in ")
                               + f"{_duration(age)} (threshold {_duration(limits.checkpoint_stale_s)})")
                 if ck:
                     cite("run_files", ck["line"])

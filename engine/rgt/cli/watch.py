@@ -25,7 +25,7 @@ from .common import POSITIVE, dumps, index, kb_option, text_file
 @click.option("--platform", "-p", help="Platform slug: adds its nearest danger clock.")
 @click.option("--variant", help="Platform variant.")
 @click.option("--log-silent", default=900.0, show_default=True, type=POSITIVE, help="Seconds without a log write that count as stalled.")
-@click.option("--checkpoint-stale", default=10800.0, show_default=True, type=POSITIVE, help="Seconds without a new complete checkpoint that count as stalled.")
+@click.option("--checkpoint-stale", default=10800.0, show_default=True, type=POSITIVE, help="Seconds without a new checkpoint that count as stalled.")
 @click.option("--gpu-idle", default=0, show_default=True, type=click.IntRange(0, 100), help="Busiest GPU's utilisation (%) at or under which the GPU is idle.")
 @click.option("--every", type=POSITIVE, help="Check every S seconds; print only when the state changes.")
 @click.option("--count", type=click.IntRange(min=1), help="With --every: stop after N checks.")
@@ -89,7 +89,8 @@ def _human(r: dict) -> None:
             p = h["progress"]
             bits.append(", ".join(f"{k} {p[k]}" for k in ("step", "loss") if k in p))
         if h.get("checkpoint"):
-            bits.append(f"checkpoint {h['checkpoint']['name']} ({_hm(h['checkpoint']['age_s'])} old)")
+            ck = h["checkpoint"]
+            bits.append(f"checkpoint {ck['name']} ({_hm(ck['age_s'])} old{'' if ck['complete'] else ', no sidecar'})")
         if h.get("durable_verified"):
             bits.append("durable copy verified")
         if h.get("danger_clock"):
