@@ -18,6 +18,7 @@ and what users ask about it:
         not_confirmed: [U9, U43]             # an expert would not promise these
         why: "..."                           # optional: the expert's reason, where it is not obvious
         not_ruled_out: [U9]                  # the box cannot exclude these (optional)
+        possible: [SLURM11]                  # among the candidates, and undecided (optional)
         xfail: "one line: why the engine is wrong"   # optional: the expert is right, the engine not yet
         xfail_missing: "..."                 # optional, the same for what a `possible` verdict lacks
 
@@ -108,6 +109,9 @@ def verdicts_match(box: dict, a: dict, result: dict) -> None:
     for gid in a.get("not_ruled_out", []):
         if gid in by_id:
             assert by_id[gid]["verdict"] != "ruled_out", f"{gid} ruled out from {by_id[gid]['evidence']}"
+    for gid in a.get("possible", []):
+        assert gid in by_id, f"{gid} is not among the candidates: {list(by_id)}"
+        assert by_id[gid]["verdict"] == "possible", f"{gid}: {by_id[gid]['verdict']} from {by_id[gid]['evidence']}"
 
 
 @pytest.mark.parametrize("name,a", list(all_asks()))
