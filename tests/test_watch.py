@@ -273,3 +273,14 @@ def test_last_progress_and_newest_complete_checkpoint():
     assert newest_checkpoint(list(reversed(same)), 100)["name"] == "step_10.pt"
     clock = danger_clock({"auto_shutdown_h": 6, "session_cap_h": 12}, 3.5)
     assert clock["name"] == "auto_shutdown_h" and clock["text"] == "auto-shutdown in 2 h 30 min"
+
+
+def test_a_dead_run_on_this_machine_names_a_diagnose_for_this_machine(capsys, tmp_path):
+    """`watch --local` found no run: the diagnose it proposes must read this machine (--local),
+    not ssh to a host called localhost."""
+    r = run(capsys, "watch", "--local", "--match", "no-such-trainer-rgt", "--checkpoints", str(tmp_path / "none"),
+            "--json")
+    h = r.json()["hosts"][0]
+    assert h["state"] == "dead", h
+    assert h["next"]["argv"][:4] == ["rgt", "diagnose", "training run died", "--local"], h["next"]
+    assert "--host" not in h["next"]["argv"]

@@ -118,8 +118,9 @@ def _own(observations: dict, sel: runs.Selector) -> dict:
 
 
 def classify(host, sel: runs.Selector, limits: Thresholds, *, log: str | None, checkpoints: str | None,
-             facts: dict[str, Any] | None, platform: str | None) -> dict[str, Any]:
-    """One host's state, from one batch's readings (a diagnose HostResult)."""
+             facts: dict[str, Any] | None, platform: str | None, where: list[str]) -> dict[str, Any]:
+    """One host's state, from one batch's readings (a diagnose HostResult). WHERE is how the next
+    `rgt diagnose` reaches the same box: `--host NAME`, or `--local` for this machine."""
     o = {k: v for k, v in host.observations.items()}
     found, note = runs.identify(_own(o, sel), sel)
     val = {k: v[1].value for k, v in o.items()}
@@ -193,7 +194,7 @@ def classify(host, sel: runs.Selector, limits: Thresholds, *, log: str | None, c
             out["reasons"].insert(0, "completed: durable copy verified" if code == 0
                                   else f"ended with run_one.sh exit {code}: {_exit_text(code)}")
             if code != 0:
-                out["next"] = _diagnose_next(host.host, platform, log, sel, "run failed")
+                out["next"] = _diagnose_next(where, platform, log, sel, "run failed")
             return out
     if gone:
         out["state"] = "dead"
@@ -203,7 +204,7 @@ def classify(host, sel: runs.Selector, limits: Thresholds, *, log: str | None, c
             cite("run_files", val["log_tail"][-1])
         if line.get("log_age_s"):
             cite("run_files", line["log_age_s"])
-        out["next"] = _diagnose_next(host.host, platform, log, sel, "training run died")
+        out["next"] = _diagnose_next(where, platform, log, sel, "training run died")
         return out
     hint = "pass --pid N, --match TEXT or --workdir DIR to name the run"
     out["reasons"].insert(0, note if "pass --" in note else f"{note or 'no run identified'}; {hint}")
@@ -216,8 +217,8 @@ def _exit_text(code: int | None) -> str:
     return next((text for c, text in EXIT.values() if c == code), "an exit status run_one.sh does not use")
 
 
-def _diagnose_next(host: str, platform: str | None, log: str | None, sel: runs.Selector, words: str) -> dict:
-    argv = ["rgt", "diagnose", words, "--host", host]
+def _diagnose_next(where: list[str], platform: str | None, log: str | None, sel: runs.Selector, words: str) -> dict:
+    argv = ["rgt", "diagnose", words, *where]
     argv += ["--platform", platform] if platform else []
     argv += ["--pid", str(sel.pid)] if sel.pid else ["--match", sel.match] if sel.match else []
     argv += ["--workdir", sel.workdir] if sel.workdir else []
@@ -240,16 +241,20 @@ def check(index, transports: list, sel: runs.Selector, limits: Thresholds, *, lo
           checkpoints: str | None = None, profile=None, variant: str | None = None) -> list[dict[str, Any]]:
     """One read-only batch per host, each host's state."""
     from .diagnose.diagnosis import probe_hosts
+    from .diagnose.transport import LocalTransport
 
     probes = [p for pid in PROBES if (p := index.probe(pid))]
     env = {k: v for k, v in (("RGT_LOG", log), ("RGT_CKPT", checkpoints)) if v}
     facts = profile.facts_for(variant if variant in profile.variants else None) if profile else None
     platform = profile.slug if profile else None
     out = []
-    for host in probe_hosts(transports, probes, sel.workdir, selector=sel, env=env):
+    for transport, host in zip(transports, probe_hosts(transports, probes, sel.workdir, selector=sel, env=env),
+                               strict=True):
         if host.error:
             out.append({"host": host.host, "state": "unknown", "error": host.error,
                         "reasons": [f"could not probe: {host.error}"], "evidence": []})
             continue
-        out.append(classify(host, sel, limits, log=log, checkpoints=checkpoints, facts=facts, platform=platform))
+        where = ["--local"] if isinstance(transport, LocalTransport) else ["--host", host.host]
+        out.append(classify(host, sel, limits, log=log, checkpoints=checkpoints, facts=facts, platform=platform,
+                            where=where))
     return out
