@@ -36,6 +36,9 @@ EXCERPTS = [
     (LOGS / "target--this-machine.log", "CONV11", "IndexError: Target 5 is out of bounds."),
     (LOGS / "rank--this-machine.log", "DIST3", "environment variable RANK expected, but not set"),
     (LOGS / "unscale--this-machine.log", "PREC4", "ValueError: Attempting to unscale FP16 gradients."),
+    (LOGS / "lfs-weights-only--this-machine.log", "CKPT24", "Unsupported operand 118"),
+    (LOGS / "lfs-invalid-load-key--this-machine.log", "CKPT24", "_pickle.UnpicklingError: invalid load key, 'v'."),
+    (LOGS / "lfs-safetensors--this-machine.log", "CKPT24", "Error while deserializing header: header too large"),
 ]
 
 

@@ -31,6 +31,9 @@ OBSERVES: dict[str, str] = {
     "state_dict_unexpected_prefixes": "list[str]",  # first dotted part of each unexpected key: module, _orig_mod
     "state_dict_missing_keys": "int",
     "state_dict_size_mismatches": "int",  # `size mismatch for NAME` lines
+    # what torch.load's weights_only unpickler refused, from its `WeightsUnpickler error:` line or
+    # the line after it: `Unsupported global: GLOBAL argparse.Namespace …`, `Unsupported operand 118`
+    "weights_unpickler_error": "str",
 }
 
 _START = re.compile(r"^Traceback \(most recent call last\):\s*$")
@@ -43,6 +46,7 @@ _UNEXPECTED = re.compile(r"Unexpected key\(s\) in state_dict: (.*)")
 _MISSING = re.compile(r"Missing key\(s\) in state_dict: (.*)")
 _MISMATCH = re.compile(r"size mismatch for [\w.]+: copying a param")
 _KEY = re.compile(r'"([^".]+)\.')
+_UNPICKLER = re.compile(r"WeightsUnpickler error:\s*(.*)$")
 
 
 def _exceptions(lines: list[tuple[str, str]]) -> list[dict]:
@@ -83,6 +87,15 @@ def parse(text: str) -> Observations:
             out["state_dict_unexpected_prefixes"] = obs(prefixes, orig)
         elif (m := _MISSING.search(ln)) and "state_dict_missing_keys" not in out:
             out["state_dict_missing_keys"] = obs(m.group(1).count('"') // 2, orig)
+    refusals = [(i, m) for i, (_, ln) in enumerate(lines) if (m := _UNPICKLER.search(ln))]
+    if refusals:  # torch 2.13 puts the refusal on the same line, or after a blank line
+        i, m = refusals[-1]
+        detail = m.group(1).strip()
+        j = i + 1
+        while not detail and j < len(lines) and j <= i + 2:
+            detail, i, j = lines[j][1].strip(), j, j + 1
+        if detail:
+            out["weights_unpickler_error"] = obs(detail, lines[i][0])
     mismatches = [orig for orig, ln in lines if _MISMATCH.search(ln)]
     if mismatches:
         out["state_dict_size_mismatches"] = obs(len(mismatches), mismatches[0])
