@@ -90,12 +90,9 @@ def parse(text: str) -> Observations:
     refusals = [(i, m) for i, (_, ln) in enumerate(lines) if (m := _UNPICKLER.search(ln))]
     if refusals:  # torch 2.13 puts the refusal on the same line, or after a blank line
         i, m = refusals[-1]
-        detail = m.group(1).strip()
-        j = i + 1
-        while not detail and j < len(lines) and j <= i + 2:
-            detail, i, j = lines[j][1].strip(), j, j + 1
-        if detail:
-            out["weights_unpickler_error"] = obs(detail, lines[i][0])
+        said = [(m.group(1).strip(), lines[i][0])] + [(ln.strip(), orig) for orig, ln in lines[i + 1:i + 3]]
+        if reason := next(((detail, orig) for detail, orig in said if detail), None):
+            out["weights_unpickler_error"] = obs(*reason)
     mismatches = [orig for orig, ln in lines if _MISMATCH.search(ln)]
     if mismatches:
         out["state_dict_size_mismatches"] = obs(len(mismatches), mismatches[0])

@@ -44,14 +44,9 @@ def parse(text: str) -> Observations:
             return {"slurm_pending_jobs": obs(0, closing[1]), "slurm_pending_reasons": obs([], closing[1]),
                     "slurm_pending_stuck": obs([], closing[1])}
         return {}
-    reasons: list[str] = []
-    for reason, _ in rows:
-        if reason not in reasons:
-            reasons.append(reason)
-    stuck_rows = [(reason, ln) for reason, ln in rows if _STUCK.match(reason)]
-    stuck = [r for r in reasons if _STUCK.match(r)]
+    stuck = [(reason, ln) for reason, ln in rows if _STUCK.match(reason)]
     return {
         "slurm_pending_jobs": obs(len(rows), rows[0][1]),
-        "slurm_pending_reasons": obs(reasons, rows[0][1]),
-        "slurm_pending_stuck": obs(stuck, stuck_rows[0][1] if stuck_rows else rows[0][1]),
+        "slurm_pending_reasons": obs(list(dict.fromkeys(r for r, _ in rows)), rows[0][1]),
+        "slurm_pending_stuck": obs(list(dict.fromkeys(r for r, _ in stuck)), (stuck or rows)[0][1]),
     }
